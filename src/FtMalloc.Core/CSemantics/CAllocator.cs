@@ -1,0 +1,160 @@
+// The C allocation ABI over one heap, with glibc's rules for the edges:
+//   malloc(0)            a unique pointer that free accepts
+//   size > PTRDIFF_MAX   NULL, errno = ENOMEM (also calloc/reallocarray products that overflow)
+//   realloc(NULL, n)     malloc(n);  realloc(p, 0) frees p and returns NULL
+//   failed realloc       NULL, errno = ENOMEM, the old block untouched
+//   free(NULL)           nothing; free never changes errno
+//   posix_memalign       EINVAL unless alignment is a power-of-two multiple of sizeof(void*)
+//   aligned_alloc        EINVAL unless alignment is a power of two
+//   memalign             alignment rounded up to a power of two (glibc)
+//   calloc               zeroed memory, also when a block is reused
+// Exported symbols (FtMalloc.Native) forward here with the process heap; tests call
+// these directly with heaps of their own.
+using FtMalloc.Core.Introspection;
+using FtMalloc.Core.Memory;
+using FtMalloc.Core.Os;
+using FtMalloc.Core.SizeClasses;
+
+namespace FtMalloc.Core.CSemantics;
+
+internal static unsafe class CAllocator
+{
+    public static void* Malloc(Heap* heap, nuint size)
+    {
+        if (size > Categories.MaxRequest) return OutOfMemory();
+        byte* p = Heap.Allocate(heap, size);
+        return p != null ? p : OutOfMemory();
+    }
+
+    public static void Free(Heap* heap, void* pointer)
+    {
+        if (pointer == null) return;
+        int savedErrno = Libc.Errno;
+        PointerStatus status = Heap.Free(heap, pointer);
+        if (status != PointerStatus.Valid) Misuse.Report(heap, CFunction.Free, pointer, status);
+        Libc.Errno = savedErrno;
+    }
+
+    public static void* Calloc(Heap* heap, nuint count, nuint size)
+    {
+        if (!TryMultiply(count, size, out nuint bytes)) return OutOfMemory();
+        byte* p = (byte*)Malloc(heap, bytes);
+        // A LARGE block is always a fresh mapping, and the kernel zeroes those.
+        if (p != null && Categories.Of(bytes) != Category.Large) Libc.memset(p, 0, bytes);
+        return p;
+    }
+
+    public static void* Realloc(Heap* heap, void* pointer, nuint size)
+    {
+        if (pointer == null) return Malloc(heap, size);
+        if (size == 0)
+        {
+            Free(heap, pointer);
+            return null;
+        }
+        if (size > Categories.MaxRequest) return OutOfMemory();
+        PointerStatus status = Heap.Reallocate(heap, pointer, size, out byte* result);
+        if (status != PointerStatus.Valid)
+        {
+            Misuse.Report(heap, CFunction.Realloc, pointer, status);
+            return null;
+        }
+        return result != null ? result : OutOfMemory();
+    }
+
+    public static void* ReallocArray(Heap* heap, void* pointer, nuint count, nuint size)
+    {
+        if (!TryMultiply(count, size, out nuint bytes)) return OutOfMemory();
+        return Realloc(heap, pointer, bytes);
+    }
+
+    public static int PosixMemalign(Heap* heap, void** result, nuint alignment, nuint size)
+    {
+        if (alignment < (nuint)sizeof(void*) || !IsPowerOfTwo(alignment)) return Libc.EINVAL;
+        int savedErrno = Libc.Errno;
+        void* p = AlignedOrNull(heap, alignment, size);
+        Libc.Errno = savedErrno;
+        if (p == null) return Libc.ENOMEM;
+        *result = p;
+        return 0;
+    }
+
+    public static void* AlignedAlloc(Heap* heap, nuint alignment, nuint size)
+    {
+        if (alignment == 0 || !IsPowerOfTwo(alignment))
+        {
+            Libc.Errno = Libc.EINVAL;
+            return null;
+        }
+        return Aligned(heap, alignment, size);
+    }
+
+    public static void* Memalign(Heap* heap, nuint alignment, nuint size)
+    {
+        if (alignment > Categories.MaxRequest / 2)
+        {
+            Libc.Errno = Libc.EINVAL;
+            return null;
+        }
+        nuint a = Categories.Granule;
+        while (a < alignment) a <<= 1;
+        return Aligned(heap, a, size);
+    }
+
+    public static void* Valloc(Heap* heap, nuint size)
+    {
+        PageMemory.Initialize();
+        return Aligned(heap, PageMemory.PageSize, size);
+    }
+
+    public static void* Pvalloc(Heap* heap, nuint size)
+    {
+        PageMemory.Initialize();
+        if (size > Categories.MaxRequest) return OutOfMemory();
+        nuint rounded = PageMemory.RoundUpToPages(size == 0 ? 1 : size);
+        return Aligned(heap, PageMemory.PageSize, rounded);
+    }
+
+    public static nuint UsableSize(Heap* heap, void* pointer)
+    {
+        if (pointer == null) return 0;
+        PointerStatus status = Heap.UsableSize(heap, pointer, out nuint usable);
+        if (status != PointerStatus.Valid) Misuse.Report(heap, CFunction.MallocUsableSize, pointer, status);
+        return usable;
+    }
+
+    /// <summary>C23 free_sized: the size is a promise we do not need; the pointer is checked as by free.</summary>
+    public static void FreeSized(Heap* heap, void* pointer, nuint size) => Free(heap, pointer);
+
+    public static void FreeAlignedSized(Heap* heap, void* pointer, nuint alignment, nuint size) => Free(heap, pointer);
+
+    public static void ShowAllocMem(Heap* heap) => AllocationReport.Print(heap, 1);
+
+    // ---- helpers ----------------------------------------------------------------------
+
+    private static void* Aligned(Heap* heap, nuint alignment, nuint size)
+    {
+        void* p = AlignedOrNull(heap, alignment, size);
+        return p != null ? p : OutOfMemory();
+    }
+
+    private static void* AlignedOrNull(Heap* heap, nuint alignment, nuint size)
+    {
+        if (size > Categories.MaxRequest || alignment > Categories.MaxRequest / 2) return null;
+        return Heap.AllocateAligned(heap, size, alignment);
+    }
+
+    private static bool IsPowerOfTwo(nuint value) => value != 0 && (value & (value - 1)) == 0;
+
+    private static bool TryMultiply(nuint count, nuint size, out nuint product)
+    {
+        product = count * size;
+        return size == 0 || product / size == count;
+    }
+
+    private static void* OutOfMemory()
+    {
+        Libc.Errno = Libc.ENOMEM;
+        return null;
+    }
+}

@@ -1,0 +1,60 @@
+// A block is a run of granules inside a TINY or SMALL zone, led by a 16-byte header.
+// Blocks tile their zone's area exactly, in address order ("physical" order).
+//
+// Glossary
+//   header    the 16 bytes in front of the payload (this struct)
+//   payload   what the caller gets: header + 16, always 16-byte aligned
+//   free      on a free list of its heap; its payload holds the list links
+//
+// Invariants (checked by HeapValidator.Validate)
+//   Size % 16 == 0 and Size >= MinBlockBytes
+//   PrevSize == Size of the block physically before it, 0 for the first block of a zone
+//   sum of Size over the zone's blocks == AreaEnd - AreaStart
+//   no two physically adjacent blocks are both free (free merges at once)
+//   the zone's start bitmap has a bit set exactly at the first granule of every block,
+//   so a pointer is trusted as a block only after its bit is found set
+//   Requested <= Size - BlockHeaderBytes for allocated blocks, 0 for free ones
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using FtMalloc.Core.SizeClasses;
+
+namespace FtMalloc.Core.Memory;
+
+[StructLayout(LayoutKind.Sequential, Size = 16)]
+internal unsafe struct Block
+{
+    public const uint FlagFree = 1;
+
+    /// <summary>Bytes of the physically previous block; 0 for the first block of the zone.</summary>
+    public uint PrevSize;
+    /// <summary>Bytes of this block, header included.</summary>
+    public uint Size;
+    /// <summary>Bytes the caller asked for; 0 while free.</summary>
+    public uint Requested;
+    public uint Flags;
+
+    public readonly bool IsFree
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => (Flags & FlagFree) != 0;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static byte* PayloadOf(Block* block) => (byte*)block + Categories.BlockHeaderBytes;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Block* FromPayload(void* payload) => (Block*)((byte*)payload - Categories.BlockHeaderBytes);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Block* NextOf(Block* block) => (Block*)((byte*)block + block->Size);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Block* PrevOf(Block* block) => (Block*)((byte*)block - block->PrevSize);
+
+    // Free-list links live in the payload of free blocks.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ref Block* NextFree(Block* block) => ref ((Block**)PayloadOf(block))[0];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ref Block* PrevFree(Block* block) => ref ((Block**)PayloadOf(block))[1];
+}

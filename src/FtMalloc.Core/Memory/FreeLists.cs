@@ -1,0 +1,131 @@
+// Segregated free lists with a two-level bitmap (the TLSF scheme of Masmano et al.):
+// finding a free block that fits takes a few bit scans, whatever the number of blocks.
+//
+// Free blocks are filed by size. Below 256 bytes each 16-byte size has its own list
+// (exact fit). From 256 bytes up, every power-of-two range [2^k, 2^(k+1)) is split into
+// 16 equal lists. A search rounds the request up to the start of the next list, so the
+// head of any non-empty list at or above it fits without looking further ("good fit":
+// at most 1/16 of the block is left over by the rounding).
+//
+// Invariants
+//   bit (fl) of _firstLevel is set  <=>  _secondLevel[fl] != 0
+//   bit (sl) of _secondLevel[fl] set <=>  list (fl, sl) is non-empty
+//   every block on list (fl, sl) is free and Mapping(block.Size) == (fl, sl)
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace FtMalloc.Core.Memory;
+
+internal unsafe struct FreeLists
+{
+    public const int SecondLevelShift = 4;
+    public const int SecondLevelCount = 1 << SecondLevelShift;
+    public const int FirstLevelCount = 24;             // blocks up to 2^31 bytes
+    private const int LinearShift = 8;                  // sizes below 256 bytes: one list per granule
+    private const nuint LinearLimit = (nuint)1 << LinearShift;
+
+    private uint _firstLevel;
+    private fixed uint _secondLevel[FirstLevelCount];
+    private fixed ulong _heads[FirstLevelCount * SecondLevelCount];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Mapping(nuint size, out int firstLevel, out int secondLevel)
+    {
+        if (size < LinearLimit)
+        {
+            firstLevel = 0;
+            secondLevel = (int)(size >> 4);
+        }
+        else
+        {
+            int msb = BitOperations.Log2(size);
+            firstLevel = msb - (LinearShift - 1);
+            secondLevel = (int)(size >> (msb - SecondLevelShift)) & (SecondLevelCount - 1);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Block** Head(int firstLevel, int secondLevel)
+    {
+        fixed (ulong* heads = _heads) return (Block**)&heads[firstLevel * SecondLevelCount + secondLevel];
+    }
+
+    public void Insert(Block* block)
+    {
+        Mapping(block->Size, out int fl, out int sl);
+        Block** head = Head(fl, sl);
+        Block* first = *head;
+        Block.NextFree(block) = first;
+        Block.PrevFree(block) = null;
+        if (first != null) Block.PrevFree(first) = block;
+        *head = block;
+        _firstLevel |= 1u << fl;
+        _secondLevel[fl] |= 1u << sl;
+    }
+
+    public void Remove(Block* block)
+    {
+        Mapping(block->Size, out int fl, out int sl);
+        Block* next = Block.NextFree(block);
+        Block* prev = Block.PrevFree(block);
+        if (next != null) Block.PrevFree(next) = prev;
+        if (prev != null)
+        {
+            Block.NextFree(prev) = next;
+            return;
+        }
+        *Head(fl, sl) = next;
+        if (next == null)
+        {
+            _secondLevel[fl] &= ~(1u << sl);
+            if (_secondLevel[fl] == 0) _firstLevel &= ~(1u << fl);
+        }
+    }
+
+    /// <summary>Unlinks and returns a free block of at least <paramref name="size"/> bytes, or null.</summary>
+    public Block* TakeFit(nuint size)
+    {
+        if (size >= LinearLimit) size += ((nuint)1 << (BitOperations.Log2(size) - SecondLevelShift)) - 1;
+        Mapping(size, out int fl, out int sl);
+        if (fl >= FirstLevelCount) return null;
+        uint slMap = _secondLevel[fl] & (~0u << sl);
+        if (slMap == 0)
+        {
+            uint flMap = fl + 1 < 32 ? _firstLevel & (~0u << (fl + 1)) : 0;
+            if (flMap == 0) return null;
+            fl = BitOperations.TrailingZeroCount(flMap);
+            slMap = _secondLevel[fl];
+        }
+        sl = BitOperations.TrailingZeroCount(slMap);
+        Block* block = *Head(fl, sl);
+        Remove(block);
+        return block;
+    }
+
+    /// <summary>Number of blocks on all lists (validation only: walks every list).</summary>
+    public nuint CountSlow(out bool consistent)
+    {
+        consistent = true;
+        nuint count = 0;
+        for (int fl = 0; fl < FirstLevelCount; fl++)
+        {
+            bool flBit = (_firstLevel & (1u << fl)) != 0;
+            if (flBit != (_secondLevel[fl] != 0)) consistent = false;
+            for (int sl = 0; sl < SecondLevelCount; sl++)
+            {
+                Block* b = *Head(fl, sl);
+                bool slBit = (_secondLevel[fl] & (1u << sl)) != 0;
+                if (slBit != (b != null)) consistent = false;
+                Block* prev = null;
+                for (; b != null; b = Block.NextFree(b))
+                {
+                    Mapping(b->Size, out int bfl, out int bsl);
+                    if (!b->IsFree || bfl != fl || bsl != sl || Block.PrevFree(b) != prev) consistent = false;
+                    prev = b;
+                    count++;
+                }
+            }
+        }
+        return count;
+    }
+}

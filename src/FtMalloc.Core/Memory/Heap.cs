@@ -1,0 +1,453 @@
+// A heap owns zones and hands out blocks from them. It is the unit of ownership and
+// of locking: every operation on a heap takes its lock once. The C ABI uses one heap
+// for the whole process (FtMalloc.Native's ProcessHeap); the managed API creates and
+// disposes heaps of its own. A heap lives in pages of its own, mapped by Create.
+//
+// Glossary
+//   zone      a mapping owned by this heap (Zone.cs); TINY/SMALL zones hold many blocks
+//   block     a piece of a zone (Block.cs); free blocks sit on the category's FreeLists
+//   spare     the one empty zone per category that stays mapped instead of going back
+//
+// Invariants (HeapValidator checks them all)
+//   a TINY/SMALL block is on TinyFree/SmallFree  <=>  it is free
+//   every zone of this heap is on exactly one of TinyZones/SmallZones/LargeZones
+//   every empty TINY/SMALL zone is the spare of its category (so at most one each)
+//   Counters[InUseBytes] == sum of Requested over allocated blocks and LARGE zones
+//
+// The first malloc: Allocate(h, 24) finds TINY, takes the lock, asks TinyFree for a
+// 48-byte block (24 rounded to 16, plus the header); the lists are empty, so MapZone
+// maps a 64 KiB zone, files its whole area as one free block, and the second search
+// finds it; Split cuts 48 bytes off the front and files the rest; Commit marks the
+// block allocated and counts it; the lock is released and zone + 0x250 + 16 returned.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using FtMalloc.Core.Os;
+using FtMalloc.Core.SizeClasses;
+using FtMalloc.Core.Stats;
+
+namespace FtMalloc.Core.Memory;
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct Heap
+{
+    public SpinLock Lock;
+    public FreeLists TinyFree;
+    public FreeLists SmallFree;
+    public Zone* TinyZones;
+    public Zone* SmallZones;
+    public Zone* LargeZones;
+    public Zone* TinySpare;
+    public Zone* SmallSpare;
+    public HeapCounters Counters;
+
+    // ---- lifetime -------------------------------------------------------------------
+
+    public static Heap* Create()
+    {
+        PageMemory.Initialize();
+        return (Heap*)PageMemory.Map(PageMemory.RoundUpToPages((nuint)sizeof(Heap)), PageMemory.PageSize);
+    }
+
+    /// <summary>Unmaps every zone of the heap, then the heap itself. Its blocks are gone.</summary>
+    public static void Destroy(Heap* heap)
+    {
+        for (Category c = Category.Tiny; c <= Category.Large; c++)
+        {
+            ref Zone* list = ref ZoneListOf(heap, c);
+            while (list != null) ReturnZone(heap, list);
+        }
+        PageMemory.Unmap(heap, PageMemory.RoundUpToPages((nuint)sizeof(Heap)));
+    }
+
+    // ---- allocation -----------------------------------------------------------------
+
+    /// <summary>A block of at least <paramref name="request"/> bytes (&lt;= Categories.MaxRequest), 16-byte aligned, or null when memory is exhausted.</summary>
+    public static byte* Allocate(Heap* heap, nuint request)
+    {
+        Category category = Categories.Of(request);
+        if (category == Category.Large) return AllocateLarge(heap, request, Categories.Granule);
+        nuint blockBytes = Categories.BlockBytesFor(request);
+        heap->Lock.Enter();
+        Block* block = TakeFreeBlock(heap, category, blockBytes);
+        byte* payload = null;
+        if (block != null)
+        {
+            Split(heap, category, block, blockBytes);
+            Commit(heap, block, request);
+            payload = Block.PayloadOf(block);
+        }
+        heap->Lock.Exit();
+        return payload;
+    }
+
+    /// <summary>Like Allocate, with the payload aligned to <paramref name="alignment"/> (a power of two).</summary>
+    public static byte* AllocateAligned(Heap* heap, nuint request, nuint alignment)
+    {
+        if (alignment <= Categories.Granule) return Allocate(heap, request);
+        if (request > Categories.SmallMaxRequest || alignment > Categories.SmallMaxRequest)
+            return AllocateLarge(heap, request, alignment);
+        nuint blockBytes = Categories.BlockBytesFor(request);
+        nuint search = blockBytes + alignment + Categories.MinBlockBytes;
+        Category category = search <= Categories.MaxBlockBytes(Category.Tiny) ? Category.Tiny
+                          : search <= Categories.MaxBlockBytes(Category.Small) ? Category.Small
+                          : Category.Large;
+        if (category == Category.Large) return AllocateLarge(heap, request, alignment);
+
+        heap->Lock.Enter();
+        Block* block = TakeFreeBlock(heap, category, search);
+        byte* payload = null;
+        if (block != null)
+        {
+            nuint gap = (alignment - ((nuint)Block.PayloadOf(block) & (alignment - 1))) & (alignment - 1);
+            if (gap != 0)
+            {
+                // The gap in front becomes a free block of its own; it needs room for one.
+                if (gap < Categories.MinBlockBytes) gap += alignment;
+                Zone* zone = Zone.OfBlock(block, category);
+                Block* aligned = SplitOff(zone, block, gap);
+                block->Flags = Block.FlagFree;
+                FreeListsOf(heap, category).Insert(block);
+                block = aligned;
+            }
+            Split(heap, category, block, blockBytes);
+            Commit(heap, block, request);
+            payload = Block.PayloadOf(block);
+        }
+        heap->Lock.Exit();
+        return payload;
+    }
+
+    /// <summary>Gives a block back. Returns what was wrong with the pointer, if anything; a bad pointer changes nothing.</summary>
+    public static PointerStatus Free(Heap* heap, void* pointer)
+    {
+        heap->Lock.Enter();
+        PointerStatus status = Locate(heap, pointer, out Zone* zone, out Block* block);
+        if (status == PointerStatus.Valid)
+        {
+            heap->Counters.Add(Counter.Frees, 1);
+            if (zone->Category == Category.Large)
+            {
+                heap->Counters.Subtract(Counter.InUseBytes, zone->LargeRequested);
+                ReturnZone(heap, zone);
+            }
+            else
+            {
+                heap->Counters.Subtract(Counter.InUseBytes, block->Requested);
+                Release(heap, zone->Category, zone, block);
+            }
+        }
+        heap->Lock.Exit();
+        return status;
+    }
+
+    /// <summary>
+    /// Resizes a block, in place when it can (shrink; grow into a free neighbour; LARGE
+    /// slack), else by moving it. <paramref name="result"/> is null when memory ran out,
+    /// and the old block is then untouched.
+    /// </summary>
+    public static PointerStatus Reallocate(Heap* heap, void* pointer, nuint request, out byte* result)
+    {
+        result = null;
+        heap->Lock.Enter();
+        PointerStatus status = Locate(heap, pointer, out Zone* zone, out Block* block);
+        if (status != PointerStatus.Valid)
+        {
+            heap->Lock.Exit();
+            return status;
+        }
+        bool inPlace = zone->Category == Category.Large
+            ? TryResizeLargeInPlace(heap, zone, request)
+            : Categories.Of(request) == zone->Category && TryResizeInPlace(heap, zone, block, request);
+        nuint oldUsable = UsableBytes(zone, block);
+        if (inPlace)
+        {
+            heap->Counters.Add(Counter.Reallocs, 1);
+            heap->Counters.Add(Counter.ReallocsInPlace, 1);
+        }
+        heap->Lock.Exit();
+        if (inPlace)
+        {
+            result = (byte*)pointer;
+            return status;
+        }
+
+        byte* moved = Allocate(heap, request);
+        if (moved == null) return status;
+        Libc.memcpy(moved, pointer, oldUsable < request ? oldUsable : request);
+        Free(heap, pointer);
+        heap->Lock.Enter();
+        heap->Counters.Add(Counter.Reallocs, 1);
+        heap->Lock.Exit();
+        result = moved;
+        return status;
+    }
+
+    /// <summary>Bytes the caller may use at <paramref name="pointer"/> (at least what it asked for).</summary>
+    public static PointerStatus UsableSize(Heap* heap, void* pointer, out nuint usable)
+    {
+        heap->Lock.Enter();
+        PointerStatus status = Locate(heap, pointer, out Zone* zone, out Block* block);
+        usable = status == PointerStatus.Valid ? UsableBytes(zone, block) : 0;
+        heap->Lock.Exit();
+        return status;
+    }
+
+    /// <summary>Bytes the caller asked for at <paramref name="pointer"/>, or 0 if it is not a live block.</summary>
+    public static nuint RequestedSize(Heap* heap, void* pointer)
+    {
+        heap->Lock.Enter();
+        PointerStatus status = Locate(heap, pointer, out Zone* zone, out Block* block);
+        nuint requested = status != PointerStatus.Valid ? 0
+                        : zone->Category == Category.Large ? zone->LargeRequested : block->Requested;
+        heap->Lock.Exit();
+        return requested;
+    }
+
+    // ---- the pieces (all called with the lock held) -----------------------------------
+
+    /// <summary>Checks a pointer against the zone map and the zone's start bitmap before reading any header it seems to have.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static PointerStatus Locate(Heap* heap, void* pointer, out Zone* zone, out Block* block)
+    {
+        block = null;
+        zone = null;
+        if (((nuint)pointer & (Categories.Granule - 1)) != 0) return PointerStatus.Misaligned;
+        zone = ZoneMap.Lookup(pointer);
+        if (zone == null) return PointerStatus.NotOurs;
+        if (zone->Owner != heap) return PointerStatus.OtherHeap;
+        if (zone->Category == Category.Large)
+            return (byte*)pointer == zone->AreaStart ? PointerStatus.Valid : PointerStatus.NotBlockStart;
+        block = Block.FromPayload(pointer);
+        if ((byte*)block < zone->AreaStart || !Zone.IsStart(zone, block)) return PointerStatus.NotBlockStart;
+        return block->IsFree ? PointerStatus.DoubleFree : PointerStatus.Valid;
+    }
+
+    private static nuint UsableBytes(Zone* zone, Block* block) =>
+        zone->Category == Category.Large
+            ? (nuint)(zone->AreaEnd - zone->AreaStart)
+            : block->Size - Categories.BlockHeaderBytes;
+
+    /// <summary>A free block of at least <paramref name="bytes"/>, unlinked; maps a zone when none fits.</summary>
+    private static Block* TakeFreeBlock(Heap* heap, Category category, nuint bytes)
+    {
+        ref FreeLists lists = ref FreeListsOf(heap, category);
+        Block* block = lists.TakeFit(bytes);
+        if (block == null && MapZone(heap, category)) block = lists.TakeFit(bytes);
+        return block;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Commit(Heap* heap, Block* block, nuint request)
+    {
+        block->Flags = 0;
+        block->Requested = (uint)request;
+        heap->Counters.Add(Counter.Mallocs, 1);
+        heap->Counters.Add(Counter.BytesRequested, request);
+        heap->Counters.AddWithPeak(Counter.InUseBytes, Counter.PeakInUseBytes, request);
+    }
+
+    /// <summary>Cuts <paramref name="block"/> (not on a list) down to <paramref name="bytes"/>; a remainder big enough becomes a free block.</summary>
+    private static void Split(Heap* heap, Category category, Block* block, nuint bytes)
+    {
+        if (block->Size - bytes < Categories.MinBlockBytes) return;
+        Block* rest = SplitOff(Zone.OfBlock(block, category), block, bytes);
+        rest->Flags = Block.FlagFree;
+        FreeListsOf(heap, category).Insert(rest);
+    }
+
+    /// <summary>Makes the bytes of <paramref name="block"/> past its first <paramref name="bytes"/> a block of their own (flags clear) and returns it.</summary>
+    private static Block* SplitOff(Zone* zone, Block* block, nuint bytes)
+    {
+        Block* rest = (Block*)((byte*)block + bytes);
+        rest->PrevSize = (uint)bytes;
+        rest->Size = block->Size - (uint)bytes;
+        rest->Requested = 0;
+        rest->Flags = 0;
+        block->Size = (uint)bytes;
+        Zone.MarkStart(zone, rest);
+        Block* after = Block.NextOf(rest);
+        if ((byte*)after < zone->AreaEnd) after->PrevSize = rest->Size;
+        return rest;
+    }
+
+    /// <summary>Frees a block (not on a list): merges it with free neighbours, then files it, or retires its zone if the zone is now empty.</summary>
+    private static void Release(Heap* heap, Category category, Zone* zone, Block* block)
+    {
+        ref FreeLists lists = ref FreeListsOf(heap, category);
+        block->Flags = Block.FlagFree;
+        block->Requested = 0;
+        Block* next = Block.NextOf(block);
+        if ((byte*)next < zone->AreaEnd && next->IsFree)
+        {
+            lists.Remove(next);
+            Zone.ClearStart(zone, next);
+            block->Size += next->Size;
+        }
+        if (block->PrevSize != 0)
+        {
+            Block* prev = Block.PrevOf(block);
+            if (prev->IsFree)
+            {
+                lists.Remove(prev);
+                Zone.ClearStart(zone, block);
+                prev->Size += block->Size;
+                block = prev;
+            }
+        }
+        next = Block.NextOf(block);
+        if ((byte*)next < zone->AreaEnd) next->PrevSize = block->Size;
+
+        if (block->Size == Zone.AreaBytes(zone) && !KeepAsSpare(heap, category, zone))
+        {
+            ReturnZone(heap, zone);
+            return;
+        }
+        lists.Insert(block);
+    }
+
+    /// <summary>True if the newly empty <paramref name="zone"/> becomes (or is) its category's one spare zone.</summary>
+    private static bool KeepAsSpare(Heap* heap, Category category, Zone* zone)
+    {
+        ref Zone* spare = ref category == Category.Tiny ? ref heap->TinySpare : ref heap->SmallSpare;
+        if (spare != null && spare != zone && IsEmpty(spare)) return false;
+        spare = zone;
+        return true;
+    }
+
+    public static bool IsEmpty(Zone* zone)
+    {
+        Block* first = (Block*)zone->AreaStart;
+        return first->IsFree && first->Size == Zone.AreaBytes(zone);
+    }
+
+    private static bool TryResizeInPlace(Heap* heap, Zone* zone, Block* block, nuint request)
+    {
+        nuint need = Categories.BlockBytesFor(request);
+        if (need > block->Size)
+        {
+            Block* next = Block.NextOf(block);
+            if ((byte*)next >= zone->AreaEnd || !next->IsFree || block->Size + next->Size < need) return false;
+            FreeListsOf(heap, zone->Category).Remove(next);
+            Zone.ClearStart(zone, next);
+            block->Size += next->Size;
+            Block* after = Block.NextOf(block);
+            if ((byte*)after < zone->AreaEnd) after->PrevSize = block->Size;
+        }
+        if (block->Size - need >= Categories.MinBlockBytes)
+            Release(heap, zone->Category, zone, SplitOff(zone, block, need));
+        heap->Counters.Subtract(Counter.InUseBytes, block->Requested);
+        heap->Counters.AddWithPeak(Counter.InUseBytes, Counter.PeakInUseBytes, request);
+        block->Requested = (uint)request;
+        return true;
+    }
+
+    /// <summary>A LARGE block stays where it is if the new size is LARGE, fits the mapping, and uses at least half of it.</summary>
+    private static bool TryResizeLargeInPlace(Heap* heap, Zone* zone, nuint request)
+    {
+        nuint usable = (nuint)(zone->AreaEnd - zone->AreaStart);
+        if (Categories.Of(request) != Category.Large || request > usable || request < zone->MappedBytes / 2) return false;
+        heap->Counters.Subtract(Counter.InUseBytes, zone->LargeRequested);
+        heap->Counters.AddWithPeak(Counter.InUseBytes, Counter.PeakInUseBytes, request);
+        zone->LargeRequested = request;
+        return true;
+    }
+
+    // ---- zones ----------------------------------------------------------------------
+
+    private static bool MapZone(Heap* heap, Category category)
+    {
+        nuint bytes = Categories.ZoneBytes(category);
+        Zone* zone = (Zone*)PageMemory.Map(bytes, bytes);
+        if (zone == null) return false;
+        zone->Owner = heap;
+        zone->MappedBytes = bytes;
+        zone->Category = category;
+        zone->AreaStart = (byte*)zone + Zone.HeaderBytes + Zone.BitmapBytes(bytes);
+        zone->AreaEnd = (byte*)zone + bytes;
+        if (!ZoneMap.Register(zone, bytes, zone))
+        {
+            PageMemory.Unmap(zone, bytes);
+            return false;
+        }
+        Block* block = (Block*)zone->AreaStart;
+        block->PrevSize = 0;
+        block->Size = (uint)Zone.AreaBytes(zone);
+        block->Requested = 0;
+        block->Flags = Block.FlagFree;
+        Zone.MarkStart(zone, block);
+        AdoptZone(heap, zone);
+        FreeListsOf(heap, category).Insert(block);
+        return true;
+    }
+
+    private static byte* AllocateLarge(Heap* heap, nuint request, nuint alignment)
+    {
+        PageMemory.Initialize();
+        nuint offset = (Zone.HeaderBytes + alignment - 1) & ~(alignment - 1);
+        if (request > Categories.MaxRequest - offset) return null;
+        nuint bytes = PageMemory.RoundUpToPages(offset + request);
+        Zone* zone = (Zone*)PageMemory.Map(bytes, alignment > ZoneMap.ChunkBytes ? alignment : ZoneMap.ChunkBytes);
+        if (zone == null) return null;
+        zone->Owner = heap;
+        zone->MappedBytes = bytes;
+        zone->Category = Category.Large;
+        zone->AreaStart = (byte*)zone + offset;
+        zone->AreaEnd = (byte*)zone + bytes;
+        zone->LargeRequested = request;
+        if (!ZoneMap.Register(zone, bytes, zone))
+        {
+            PageMemory.Unmap(zone, bytes);
+            return null;
+        }
+        heap->Lock.Enter();
+        AdoptZone(heap, zone);
+        heap->Counters.Add(Counter.Mallocs, 1);
+        heap->Counters.Add(Counter.BytesRequested, request);
+        heap->Counters.AddWithPeak(Counter.InUseBytes, Counter.PeakInUseBytes, request);
+        heap->Lock.Exit();
+        return zone->AreaStart;
+    }
+
+    /// <summary>Links a freshly mapped zone into its list and counts it.</summary>
+    private static void AdoptZone(Heap* heap, Zone* zone)
+    {
+        ref Zone* list = ref ZoneListOf(heap, zone->Category);
+        zone->Prev = null;
+        zone->Next = list;
+        if (list != null) list->Prev = zone;
+        list = zone;
+        heap->Counters.Add(Counter.TinyZonesMapped + (int)zone->Category, 1);
+        heap->Counters.Add(Counter.MmapCalls, 1);
+        heap->Counters.Add(Counter.MmapBytes, zone->MappedBytes);
+        heap->Counters.AddWithPeak(Counter.MappedBytes, Counter.PeakMappedBytes, zone->MappedBytes);
+    }
+
+    /// <summary>Unlinks a zone, forgets it in the zone map, and gives its pages back.</summary>
+    private static void ReturnZone(Heap* heap, Zone* zone)
+    {
+        ref Zone* list = ref ZoneListOf(heap, zone->Category);
+        if (zone->Prev != null) zone->Prev->Next = zone->Next;
+        else list = zone->Next;
+        if (zone->Next != null) zone->Next->Prev = zone->Prev;
+        if (heap->TinySpare == zone) heap->TinySpare = null;
+        if (heap->SmallSpare == zone) heap->SmallSpare = null;
+        nuint bytes = zone->MappedBytes;
+        heap->Counters.Add(Counter.TinyZonesUnmapped + (int)zone->Category, 1);
+        heap->Counters.Add(Counter.MunmapCalls, 1);
+        heap->Counters.Add(Counter.MunmapBytes, bytes);
+        heap->Counters.Subtract(Counter.MappedBytes, bytes);
+        ZoneMap.Unregister(zone, bytes);
+        PageMemory.Unmap(zone, bytes);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref FreeLists FreeListsOf(Heap* heap, Category category) =>
+        ref category == Category.Tiny ? ref heap->TinyFree : ref heap->SmallFree;
+
+    public static ref Zone* ZoneListOf(Heap* heap, Category category)
+    {
+        if (category == Category.Tiny) return ref heap->TinyZones;
+        if (category == Category.Small) return ref heap->SmallZones;
+        return ref heap->LargeZones;
+    }
+}

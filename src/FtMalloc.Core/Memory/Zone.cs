@@ -1,0 +1,77 @@
+// A zone is one mapping owned by one heap. TINY and SMALL zones hold many blocks; a
+// LARGE zone holds exactly one. The zone header sits at the start of the mapping.
+//
+// Layout of a TINY or SMALL zone (ZoneBytes long, aligned to ZoneBytes):
+//   [Zone header][start bitmap: 1 bit per 16-byte granule][area: blocks ... ]
+//   AreaStart is 16-byte aligned, so every block header and payload is too.
+// Layout of a LARGE zone (whole pages, aligned to at least ZoneMap.ChunkBytes):
+//   [Zone header][padding up to the requested alignment][payload ...]
+//
+// Invariants
+//   every ZoneMap chunk inside [zone, zone + MappedBytes) maps to this zone
+//   Owner's zone list of this Category contains this zone exactly once
+//   a TINY/SMALL zone whose area is one free block is "empty": at most one empty zone
+//   per category per heap stays mapped (Heap.SpareZone), the others are unmapped
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using FtMalloc.Core.SizeClasses;
+
+namespace FtMalloc.Core.Memory;
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct Zone
+{
+    public Zone* Next;
+    public Zone* Prev;
+    public Heap* Owner;
+    /// <summary>Bytes of the whole mapping.</summary>
+    public nuint MappedBytes;
+    public Category Category;
+    public uint Reserved;
+    /// <summary>TINY/SMALL: first block header. LARGE: the payload.</summary>
+    public byte* AreaStart;
+    /// <summary>TINY/SMALL: end of the last block. LARGE: end of the mapping.</summary>
+    public byte* AreaEnd;
+    /// <summary>LARGE only: bytes the caller asked for.</summary>
+    public nuint LargeRequested;
+
+    /// <summary>Bytes of the header, rounded to the granule.</summary>
+    public static nuint HeaderBytes => ((nuint)sizeof(Zone) + Categories.Granule - 1) & ~(Categories.Granule - 1);
+
+    /// <summary>Bytes of the start bitmap of a zone of <paramref name="zoneBytes"/>, rounded to the granule.</summary>
+    public static nuint BitmapBytes(nuint zoneBytes) => ((zoneBytes >> Categories.GranuleShift) / 8 + 15) & ~(nuint)15;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong* StartBits(Zone* zone) => (ulong*)((byte*)zone + HeaderBytes);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Zone* OfBlock(Block* block, Category category) =>
+        (Zone*)((nuint)block & ~(Categories.ZoneBytes(category) - 1));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nuint GranuleIndex(Zone* zone, Block* block) =>
+        (nuint)((byte*)block - zone->AreaStart) >> Categories.GranuleShift;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void MarkStart(Zone* zone, Block* block)
+    {
+        nuint i = GranuleIndex(zone, block);
+        StartBits(zone)[i >> 6] |= 1UL << (int)(i & 63);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ClearStart(Zone* zone, Block* block)
+    {
+        nuint i = GranuleIndex(zone, block);
+        StartBits(zone)[i >> 6] &= ~(1UL << (int)(i & 63));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool IsStart(Zone* zone, Block* block)
+    {
+        nuint i = GranuleIndex(zone, block);
+        return (StartBits(zone)[i >> 6] & (1UL << (int)(i & 63))) != 0;
+    }
+
+    public static nuint AreaBytes(Zone* zone) => (nuint)(zone->AreaEnd - zone->AreaStart);
+}

@@ -1,0 +1,112 @@
+// The zone map answers "which zone owns this address?" in O(1) without trusting the
+// address: a two-level radix table over the 47-bit user address space, one entry per
+// 64 KiB chunk. Every mapping the allocator makes is aligned to a chunk, so each chunk
+// belongs to at most one zone. An address no zone covers reads null, so free() can
+// reject pointers it never handed out before touching any memory near them.
+//
+//   root: 2^15 entries, one per 4 GiB of address space, each null or a leaf
+//   leaf: 2^16 entries, one per 64 KiB chunk, each null or a Zone*
+// The root and the leaves are mapped on first use; pages never touched cost nothing.
+// Entries are written by the heap that owns the zone, under its lock; leaves are
+// installed with a compare-and-swap, so heaps never need a shared lock here.
+// The map is process-wide: every heap registers its zones in it.
+using System.Runtime.CompilerServices;
+using System.Threading;
+using FtMalloc.Core.Os;
+
+namespace FtMalloc.Core.Memory;
+
+internal static unsafe class ZoneMap
+{
+    public const int ChunkShift = 16;
+    public const nuint ChunkBytes = (nuint)1 << ChunkShift;
+    private const int LeafBits = 16;
+    private const int RootBits = 47 - ChunkShift - LeafBits;
+    private const nuint LeafEntries = (nuint)1 << LeafBits;
+    private const nuint RootEntries = (nuint)1 << RootBits;
+
+    private static nint s_root; // Zone***, installed once by compare-and-swap
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Zone* Lookup(void* address)
+    {
+        nuint a = (nuint)address;
+        nuint rootIndex = a >> (ChunkShift + LeafBits);
+        Zone*** root = (Zone***)s_root;
+        if (rootIndex >= RootEntries || root == null) return null;
+        Zone** leaf = root[rootIndex];
+        if (leaf == null) return null;
+        return leaf[(a >> ChunkShift) & (LeafEntries - 1)];
+    }
+
+    /// <summary>Points every chunk of [start, start + bytes) at <paramref name="zone"/> (null to clear). False if a leaf could not be mapped.</summary>
+    public static bool Register(void* start, nuint bytes, Zone* zone)
+    {
+        for (nuint a = (nuint)start; a < (nuint)start + bytes; a += ChunkBytes)
+        {
+            Zone** leaf = LeafFor(a, create: zone != null);
+            if (leaf == null)
+            {
+                if (zone != null) return false;
+                continue;
+            }
+            Volatile.Write(ref *(nuint*)&leaf[(a >> ChunkShift) & (LeafEntries - 1)], (nuint)zone);
+        }
+        return true;
+    }
+
+    public static void Unregister(void* start, nuint bytes) => Register(start, bytes, null);
+
+    /// <summary>Returns the leaf of address <paramref name="a"/>, mapping the root and the leaf when asked to create them.</summary>
+    private static Zone** LeafFor(nuint a, bool create)
+    {
+        nuint rootIndex = a >> (ChunkShift + LeafBits);
+        if (rootIndex >= RootEntries) return null;
+        Zone*** root = (Zone***)s_root;
+        if (root == null)
+        {
+            if (!create) return null;
+            root = (Zone***)Install(ref s_root, RootEntries * (nuint)sizeof(void*));
+            if (root == null) return null;
+        }
+        Zone** leaf = root[rootIndex];
+        if (leaf == null && create)
+            leaf = (Zone**)Install(ref *(nint*)&root[rootIndex], LeafEntries * (nuint)sizeof(void*));
+        return leaf;
+    }
+
+    private static void* Install(ref nint slot, nuint bytes)
+    {
+        void* fresh = PageMemory.Map(PageMemory.RoundUpToPages(bytes), PageMemory.PageSize);
+        if (fresh == null) return null;
+        void* raced = (void*)Interlocked.CompareExchange(ref slot, (nint)fresh, 0);
+        if (raced == null) return fresh;
+        PageMemory.Unmap(fresh, PageMemory.RoundUpToPages(bytes));
+        return raced;
+    }
+
+    /// <summary>
+    /// Visits the chunks that start a zone, in increasing address order: the zone-map
+    /// walk that gives show_alloc_mem its order without sorting or allocating.
+    /// Returns the next zone starting above <paramref name="after"/>, or null.
+    /// </summary>
+    public static Zone* NextZoneAbove(nuint after, Heap* owner)
+    {
+        Zone*** root = (Zone***)s_root;
+        if (root == null) return null;
+        nuint a = after == 0 ? 0 : (after & ~(ChunkBytes - 1)) + ChunkBytes;
+        while ((a >> (ChunkShift + LeafBits)) < RootEntries)
+        {
+            Zone** leaf = root[a >> (ChunkShift + LeafBits)];
+            if (leaf == null)
+            {
+                a = ((a >> (ChunkShift + LeafBits)) + 1) << (ChunkShift + LeafBits);
+                continue;
+            }
+            Zone* z = leaf[(a >> ChunkShift) & (LeafEntries - 1)];
+            if (z != null && (nuint)z == a && z->Owner == owner) return z;
+            a += ChunkBytes;
+        }
+        return null;
+    }
+}

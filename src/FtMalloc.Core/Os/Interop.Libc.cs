@@ -1,0 +1,77 @@
+// The only door to the kernel and libc. Every call here is a direct call into libc
+// (DirectPInvoke in the native build) with no GC transition, so it never needs the
+// .NET runtime. Contract for callers: none of these functions calls malloc, so they
+// are safe inside the allocator, with its locks held. Anything that may allocate
+// (pthread_atfork, atexit) lives in the native layer and is called outside every lock.
+using System.Runtime.InteropServices;
+
+namespace FtMalloc.Core.Os;
+
+internal static unsafe partial class Libc
+{
+    private const string Lib = "libc";
+
+    public const int PROT_NONE = 0;
+    public const int PROT_READ = 1;
+    public const int PROT_WRITE = 2;
+    public const int MAP_PRIVATE = 0x02;
+    public const int MAP_ANONYMOUS = 0x20;
+    public const int MAP_NORESERVE = 0x4000;
+    public const int MADV_DONTNEED = 4;
+    public const int _SC_PAGESIZE = 30;
+    public const int ENOMEM = 12;
+    public const int EINVAL = 22;
+    public const int O_WRONLY = 0x1;
+    public const int O_CREAT = 0x40;
+    public const int O_APPEND = 0x400;
+    public const int O_CLOEXEC = 0x80000;
+    public static void* MAP_FAILED => (void*)(nint)(-1);
+
+    [DllImport(Lib), SuppressGCTransition]
+    public static extern void* mmap(void* addr, nuint length, int prot, int flags, int fd, nint offset);
+
+    [DllImport(Lib), SuppressGCTransition]
+    public static extern int munmap(void* addr, nuint length);
+
+    [DllImport(Lib), SuppressGCTransition]
+    public static extern int madvise(void* addr, nuint length, int advice);
+
+    [DllImport(Lib), SuppressGCTransition]
+    public static extern nint write(int fd, byte* buffer, nuint count);
+
+    [DllImport(Lib), SuppressGCTransition]
+    public static extern int open(byte* path, int flags, int mode);
+
+    [DllImport(Lib), SuppressGCTransition]
+    public static extern int close(int fd);
+
+    [DllImport(Lib), SuppressGCTransition]
+    public static extern void abort();
+
+    [DllImport(Lib), SuppressGCTransition]
+    public static extern nint sysconf(int name);
+
+    [DllImport(Lib), SuppressGCTransition]
+    public static extern byte* getenv(byte* name);
+
+    [DllImport(Lib), SuppressGCTransition]
+    public static extern int* __errno_location();
+
+    [DllImport(Lib), SuppressGCTransition]
+    public static extern int sched_yield();
+
+    [DllImport(Lib), SuppressGCTransition]
+    public static extern int getpid();
+
+    [DllImport(Lib), SuppressGCTransition]
+    public static extern void* memset(void* destination, int value, nuint count);
+
+    [DllImport(Lib), SuppressGCTransition]
+    public static extern void* memcpy(void* destination, void* source, nuint count);
+
+    public static int Errno
+    {
+        get => *__errno_location();
+        set => *__errno_location() = value;
+    }
+}

@@ -1,0 +1,62 @@
+// Requests fall into three categories by size. TINY and SMALL blocks are carved out of
+// zones mapped ahead of need; each LARGE block gets a mapping of its own.
+//
+// Thresholds, chosen so that the common sizes of real programs (strings, nodes, small
+// vectors: 16..512 bytes, then buffers up to 32 KiB) never reach mmap, while zones stay
+// small enough that an idle program maps little:
+//   TINY   request <= 512 bytes    zone 64 KiB  (>= 100 blocks of 528 bytes + metadata)
+//   SMALL  request <= 32 KiB      zone 4 MiB   (>= 100 blocks of 32,784 bytes + metadata)
+//   LARGE  anything bigger         its own mapping, rounded up to whole pages
+// Zone sizes are powers of two and each zone is aligned to its own size, so the zone of
+// any block inside it is `address & ~(ZoneBytes - 1)`.
+using System.Runtime.CompilerServices;
+
+namespace FtMalloc.Core.SizeClasses;
+
+internal enum Category : uint
+{
+    Tiny = 0,
+    Small = 1,
+    Large = 2,
+}
+
+internal static class Categories
+{
+    /// <summary>Bytes. Every block and every pointer handed out is aligned to this.</summary>
+    public const nuint Granule = 16;
+    public const int GranuleShift = 4;
+
+    /// <summary>Bytes of the header in front of every TINY and SMALL block.</summary>
+    public const nuint BlockHeaderBytes = 16;
+
+    /// <summary>Bytes: a free block must hold its header and its two free-list links.</summary>
+    public const nuint MinBlockBytes = 32;
+
+    public const nuint TinyMaxRequest = 512;
+    public const nuint SmallMaxRequest = 32 * 1024;
+
+    public const nuint TinyZoneBytes = 64 * 1024;
+    public const nuint SmallZoneBytes = 4 * 1024 * 1024;
+
+    /// <summary>Largest request the C ABI accepts: PTRDIFF_MAX, less room for headers and page rounding.</summary>
+    public static nuint MaxRequest => unchecked((nuint)(long.MaxValue - 2 * 1024 * 1024));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Category Of(nuint request) =>
+        request <= TinyMaxRequest ? Category.Tiny : request <= SmallMaxRequest ? Category.Small : Category.Large;
+
+    /// <summary>Bytes of the block (header included) that serves <paramref name="request"/> bytes; request &lt;= SmallMaxRequest.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static nuint BlockBytesFor(nuint request)
+    {
+        nuint bytes = ((request + Granule - 1) & ~(Granule - 1)) + BlockHeaderBytes;
+        return bytes < MinBlockBytes ? MinBlockBytes : bytes;
+    }
+
+    /// <summary>Largest block (header included) a zone of this category hands out for one request.</summary>
+    public static nuint MaxBlockBytes(Category category) =>
+        BlockBytesFor(category == Category.Tiny ? TinyMaxRequest : SmallMaxRequest);
+
+    public static nuint ZoneBytes(Category category) =>
+        category == Category.Tiny ? TinyZoneBytes : SmallZoneBytes;
+}
