@@ -20,8 +20,9 @@ internal static unsafe class AllocationReport
         var sink = new OutputSink(fd);
         ulong total = 0;
         heap->Lock.Enter();
-        for (Zone* zone = ZoneMap.NextZoneAbove(0, heap); zone != null; zone = ZoneMap.NextZoneAbove((nuint)zone, heap))
+        for (var zones = new ZoneCursor(heap); zones.MoveNext();)
         {
+            Zone* zone = zones.Current;
             sink.Append(zone->Category == Category.Tiny ? "TINY : "u8 : zone->Category == Category.Small ? "SMALL : "u8 : "LARGE : "u8);
             sink.AppendHex((nuint)zone);
             sink.Append("\n"u8);
@@ -31,8 +32,9 @@ internal static unsafe class AllocationReport
                 total += zone->LargeRequested;
                 continue;
             }
-            for (Block* b = (Block*)zone->AreaStart; (byte*)b < zone->AreaEnd; b = Block.NextOf(b))
+            for (var blocks = new BlockCursor(zone); blocks.MoveNext();)
             {
+                Block* b = blocks.Current;
                 if (b->IsFree) continue;
                 PrintBlock(ref sink, Block.PayloadOf(b), b->Requested);
                 total += b->Requested;

@@ -1,0 +1,126 @@
+// The expensive check: walks every zone and block of a heap and verifies every
+// invariant written in Heap.cs, Zone.cs, Block.cs, FreeLists.cs and ZoneMap.cs. Tests
+// call it after each random operation sequence; it never runs on its own.
+using FtMalloc.Core.Memory;
+using FtMalloc.Core.SizeClasses;
+using FtMalloc.Core.Stats;
+
+namespace FtMalloc.Core.Introspection;
+
+internal enum HeapDefect
+{
+    None,
+    ZoneMapEntryWrong,
+    ZoneListWrong,
+    BlockSizeInvalid,
+    PrevSizeWrong,
+    AreaNotTiled,
+    StartBitmapWrong,
+    AdjacentFreeBlocks,
+    RequestedExceedsBlock,
+    FreeListsInconsistent,
+    FreeBlockCountMismatch,
+    TooManyEmptyZones,
+    InUseCounterWrong,
+}
+
+internal readonly unsafe struct HeapCheck
+{
+    public readonly HeapDefect Defect;
+    public readonly nuint Address;
+
+    public HeapCheck(HeapDefect defect, nuint address)
+    {
+        Defect = defect;
+        Address = address;
+    }
+
+    public bool Ok => Defect == HeapDefect.None;
+}
+
+internal static unsafe class HeapValidator
+{
+    public static HeapCheck Validate(Heap* heap)
+    {
+        heap->Lock.Enter();
+        HeapCheck result = ValidateLocked(heap);
+        heap->Lock.Exit();
+        return result;
+    }
+
+    private static HeapCheck ValidateLocked(Heap* heap)
+    {
+        nuint freeTiny = 0, freeSmall = 0, emptyTiny = 0, emptySmall = 0, zonesSeen = 0;
+        ulong inUse = 0;
+        for (var zones = new ZoneCursor(heap); zones.MoveNext();)
+        {
+            Zone* zone = zones.Current;
+            zonesSeen++;
+            for (nuint a = (nuint)zone; a < (nuint)zone + zone->MappedBytes; a += ZoneMap.ChunkBytes)
+                if (ZoneMap.Lookup((void*)a) != zone) return new HeapCheck(HeapDefect.ZoneMapEntryWrong, a);
+            if (!OnList(Heap.ZoneListOf(heap, zone->Category), zone)) return new HeapCheck(HeapDefect.ZoneListWrong, (nuint)zone);
+            if (zone->Category == Category.Large)
+            {
+                inUse += zone->LargeRequested;
+                continue;
+            }
+            HeapCheck blocks = ValidateBlocks(zone, ref inUse, out nuint freeBlocks);
+            if (!blocks.Ok) return blocks;
+            if (zone->Category == Category.Tiny) freeTiny += freeBlocks; else freeSmall += freeBlocks;
+            if (Heap.IsEmpty(zone))
+            {
+                if (zone->Category == Category.Tiny) emptyTiny++; else emptySmall++;
+            }
+        }
+        nuint listed = 0;
+        for (Category c = Category.Tiny; c <= Category.Large; c++)
+            for (Zone* z = Heap.ZoneListOf(heap, c); z != null; z = z->Next) listed++;
+        if (listed != zonesSeen) return new HeapCheck(HeapDefect.ZoneListWrong, 0);
+        if (emptyTiny > 1 || emptySmall > 1) return new HeapCheck(HeapDefect.TooManyEmptyZones, 0);
+        if (heap->TinyFree.CountSlow(out bool tinyOk) != freeTiny) return new HeapCheck(HeapDefect.FreeBlockCountMismatch, 0);
+        if (heap->SmallFree.CountSlow(out bool smallOk) != freeSmall) return new HeapCheck(HeapDefect.FreeBlockCountMismatch, 1);
+        if (!tinyOk || !smallOk) return new HeapCheck(HeapDefect.FreeListsInconsistent, 0);
+        if (heap->Counters[Counter.InUseBytes] != inUse) return new HeapCheck(HeapDefect.InUseCounterWrong, (nuint)inUse);
+        return default;
+    }
+
+    private static HeapCheck ValidateBlocks(Zone* zone, ref ulong inUse, out nuint freeBlocks)
+    {
+        freeBlocks = 0;
+        nuint blocksSeen = 0;
+        uint prevSize = 0;
+        bool prevFree = false;
+        byte* end = zone->AreaStart;
+        for (var blocks = new BlockCursor(zone); blocks.MoveNext();)
+        {
+            Block* b = blocks.Current;
+            blocksSeen++;
+            if (b->Size < Categories.MinBlockBytes || b->Size % Categories.Granule != 0 || (byte*)b + b->Size > zone->AreaEnd)
+                return new HeapCheck(HeapDefect.BlockSizeInvalid, (nuint)b);
+            if (b->PrevSize != prevSize) return new HeapCheck(HeapDefect.PrevSizeWrong, (nuint)b);
+            if (!Zone.IsStart(zone, b)) return new HeapCheck(HeapDefect.StartBitmapWrong, (nuint)b);
+            if (b->IsFree && prevFree) return new HeapCheck(HeapDefect.AdjacentFreeBlocks, (nuint)b);
+            if (b->IsFree) freeBlocks++;
+            else if (b->Requested > b->Size - Categories.BlockHeaderBytes) return new HeapCheck(HeapDefect.RequestedExceedsBlock, (nuint)b);
+            else inUse += b->Requested;
+            prevSize = b->Size;
+            prevFree = b->IsFree;
+            end = (byte*)b + b->Size;
+        }
+        if (end != zone->AreaEnd) return new HeapCheck(HeapDefect.AreaNotTiled, (nuint)end);
+        // Exactly one start bit per block.
+        ulong* bits = Zone.StartBits(zone);
+        nuint words = (Zone.AreaBytes(zone) / Categories.Granule + 63) / 64;
+        nuint set = 0;
+        for (nuint i = 0; i < words; i++) set += (nuint)System.Numerics.BitOperations.PopCount(bits[i]);
+        if (set != blocksSeen) return new HeapCheck(HeapDefect.StartBitmapWrong, (nuint)zone);
+        return default;
+    }
+
+    private static bool OnList(Zone* list, Zone* zone)
+    {
+        for (; list != null; list = list->Next)
+            if (list == zone) return true;
+        return false;
+    }
+}

@@ -1,0 +1,178 @@
+// The managed face of FtMalloc: a first-class heap of native memory that .NET code can
+// create, allocate from, inspect and dispose, backed by the same core as libft_malloc.so.
+using System;
+using System.Collections.Generic;
+using FtMalloc.Core.CSemantics;
+using FtMalloc.Core.Introspection;
+using FtMalloc.Core.Memory;
+using FtMalloc.Core.Stats;
+using CoreCategory = FtMalloc.Core.SizeClasses.Category;
+
+namespace FtMalloc;
+
+/// <summary>The size category of a zone: TINY and SMALL zones hold many blocks, a LARGE zone one.</summary>
+public enum ZoneCategory
+{
+    Tiny = 0,
+    Small = 1,
+    Large = 2,
+}
+
+/// <summary>One block of a zone, as seen by <see cref="NativeHeap.Walk"/>.</summary>
+/// <param name="Address">The payload address (what Allocate returned for it).</param>
+/// <param name="BlockBytes">Bytes the block occupies, header included (LARGE: the usable bytes).</param>
+/// <param name="RequestedBytes">Bytes the caller asked for; 0 for a free block.</param>
+/// <param name="IsFree">True if the block is on a free list.</param>
+public readonly record struct BlockInfo(nuint Address, nuint BlockBytes, nuint RequestedBytes, bool IsFree);
+
+/// <summary>One zone of a heap, with its blocks in address order.</summary>
+public sealed record ZoneInfo(nuint Address, ZoneCategory Category, nuint MappedBytes, IReadOnlyList<BlockInfo> Blocks);
+
+/// <summary>A pointer handed to a heap that the heap did not hand out (or already took back).</summary>
+public sealed class InvalidPointerException(string message) : InvalidOperationException(message);
+
+/// <summary>
+/// A heap of native memory with FtMalloc's design: TINY and SMALL blocks in zones, LARGE
+/// blocks in mappings of their own. Every pointer is 16-byte aligned. Thread-safe for
+/// allocation and freeing; <see cref="Dispose"/> must not race with other calls.
+/// Disposing unmaps every zone: the heap's blocks are gone with it.
+/// </summary>
+public sealed unsafe class NativeHeap : IDisposable
+{
+    private Heap* _heap;
+
+    /// <summary>Creates an empty heap (one page of bookkeeping; zones are mapped on demand).</summary>
+    /// <exception cref="OutOfMemoryException">The system refused the mapping.</exception>
+    public NativeHeap()
+    {
+        _heap = Heap.Create();
+        if (_heap == null) throw new OutOfMemoryException("ft_malloc: could not map a heap");
+    }
+
+    internal Heap* Handle => _heap != null ? _heap : throw new ObjectDisposedException(nameof(NativeHeap));
+
+    /// <summary>
+    /// Allocates <paramref name="size"/> bytes, 16-byte aligned. Size 0 gives a unique
+    /// pointer that <see cref="Free"/> accepts. Returns null when the size is impossible
+    /// (over PTRDIFF_MAX) or memory is exhausted, as malloc does.
+    /// </summary>
+    public void* Allocate(nuint size) => CAllocator.Malloc(Handle, size);
+
+    /// <summary>Allocates <paramref name="count"/> × <paramref name="size"/> zeroed bytes; null if the product overflows or memory is exhausted.</summary>
+    public void* AllocateZeroed(nuint count, nuint size) => CAllocator.Calloc(Handle, count, size);
+
+    /// <summary>
+    /// Allocates <paramref name="size"/> bytes aligned to <paramref name="alignment"/>, which
+    /// must be a power of two (any size: LARGE mappings are aligned as asked).
+    /// </summary>
+    /// <exception cref="ArgumentException">The alignment is not a power of two.</exception>
+    public void* AllocateAligned(nuint size, nuint alignment)
+    {
+        if (alignment == 0 || (alignment & (alignment - 1)) != 0)
+            throw new ArgumentException($"alignment {alignment} is not a power of two", nameof(alignment));
+        return CAllocator.AlignedAlloc(Handle, alignment, size);
+    }
+
+    /// <summary>
+    /// Resizes a block as realloc does, keeping its contents: in place when it can, else
+    /// moved. Null <paramref name="pointer"/> allocates; size 0 frees and returns null.
+    /// Returns null when memory is exhausted, leaving the old block intact.
+    /// </summary>
+    /// <exception cref="InvalidPointerException">The pointer is not a live block of this heap.</exception>
+    public void* Reallocate(void* pointer, nuint size)
+    {
+        if (pointer == null) return Allocate(size);
+        if (size == 0)
+        {
+            Free(pointer);
+            return null;
+        }
+        PointerStatus status = Heap.Reallocate(Handle, pointer, size, out byte* result);
+        ThrowIfInvalid(status, "Reallocate", pointer);
+        return result;
+    }
+
+    /// <summary>Gives a block back. Null does nothing.</summary>
+    /// <exception cref="InvalidPointerException">Not a live block of this heap (double free, interior or foreign pointer); nothing was changed.</exception>
+    public void Free(void* pointer)
+    {
+        if (pointer == null) return;
+        ThrowIfInvalid(Heap.Free(Handle, pointer), "Free", pointer);
+    }
+
+    /// <summary>Bytes usable at <paramref name="pointer"/>: at least what was asked for.</summary>
+    public nuint UsableSize(void* pointer)
+    {
+        ThrowIfInvalid(Heap.UsableSize(Handle, pointer, out nuint usable), "UsableSize", pointer);
+        return usable;
+    }
+
+    /// <summary>Every zone and block of the heap, by increasing address.</summary>
+    public IReadOnlyList<ZoneInfo> Walk()
+    {
+        Heap* heap = Handle;
+        var zones = new List<ZoneInfo>();
+        heap->Lock.Enter();
+        try
+        {
+            for (var cursor = new ZoneCursor(heap); cursor.MoveNext();)
+            {
+                Zone* zone = cursor.Current;
+                var blocks = new List<BlockInfo>();
+                if (zone->Category == CoreCategory.Large)
+                    blocks.Add(new BlockInfo((nuint)zone->AreaStart, (nuint)(zone->AreaEnd - zone->AreaStart), zone->LargeRequested, false));
+                for (var blockCursor = new BlockCursor(zone); blockCursor.MoveNext();)
+                {
+                    Block* b = blockCursor.Current;
+                    blocks.Add(new BlockInfo((nuint)Block.PayloadOf(b), b->Size, b->Requested, b->IsFree));
+                }
+                zones.Add(new ZoneInfo((nuint)zone, (ZoneCategory)zone->Category, zone->MappedBytes, blocks));
+            }
+        }
+        finally
+        {
+            heap->Lock.Exit();
+        }
+        return zones;
+    }
+
+    /// <summary>Checks every invariant of the heap (slow: walks everything).</summary>
+    /// <exception cref="InvalidOperationException">An invariant is broken; the message names it and the address.</exception>
+    public void Validate()
+    {
+        HeapCheck check = HeapValidator.Validate(Handle);
+        if (!check.Ok) throw new InvalidOperationException($"heap invariant broken: {check.Defect} at 0x{check.Address:X}");
+    }
+
+    /// <summary>The heap's counters by name (mallocs, frees, in_use_bytes, peak_bytes, zones_tiny, ...).</summary>
+    public IReadOnlyDictionary<string, ulong> Statistics()
+    {
+        Heap* heap = Handle;
+        var result = new Dictionary<string, ulong>();
+        heap->Lock.Enter();
+        for (Counter c = 0; c < Counter.Count; c++)
+            result[System.Text.Encoding.ASCII.GetString(CounterNames.Of(c))] = heap->Counters[c];
+        heap->Lock.Exit();
+        return result;
+    }
+
+    /// <summary>Unmaps every zone and the heap itself. Further calls throw ObjectDisposedException.</summary>
+    public void Dispose()
+    {
+        if (_heap == null) return;
+        Heap.Destroy(_heap);
+        _heap = null;
+        GC.SuppressFinalize(this);
+    }
+
+    ~NativeHeap()
+    {
+        if (_heap != null) Heap.Destroy(_heap);
+    }
+
+    private static void ThrowIfInvalid(PointerStatus status, string operation, void* pointer)
+    {
+        if (status == PointerStatus.Valid) return;
+        throw new InvalidPointerException($"{operation}: {status} 0x{(nuint)pointer:X}");
+    }
+}

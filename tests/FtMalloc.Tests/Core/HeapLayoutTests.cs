@@ -1,0 +1,188 @@
+// Zone sizing, alignment, merging, zone release and LARGE mappings, checked through the
+// managed API's walk of a private heap.
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using FtMalloc.Core.Os;
+using FtMalloc.Core.SizeClasses;
+
+namespace FtMalloc.Tests.Core;
+
+[Collection(InProcessCollection.Name)]
+public unsafe class HeapLayoutTests
+{
+    private static nuint PageSize => (nuint)Environment.SystemPageSize;
+
+    [Theory]
+    [InlineData(1, ZoneCategory.Tiny)]
+    [InlineData(512, ZoneCategory.Tiny)]
+    [InlineData(513, ZoneCategory.Small)]
+    [InlineData(32 * 1024, ZoneCategory.Small)]
+    [InlineData(32 * 1024 + 1, ZoneCategory.Large)]
+    public void Requests_fall_into_their_category(int size, ZoneCategory expected)
+    {
+        using var heap = new NativeHeap();
+        void* p = heap.Allocate((nuint)size);
+        var zone = heap.Walk().Single();
+        Assert.Equal(expected, zone.Category);
+        Assert.Contains(zone.Blocks, b => b.Address == (nuint)p && b.RequestedBytes == (nuint)size && !b.IsFree);
+    }
+
+    [Theory]
+    [InlineData(ZoneCategory.Tiny, 512)]
+    [InlineData(ZoneCategory.Small, 32 * 1024)]
+    public void Zones_are_whole_pages_and_hold_at_least_100_of_their_largest_blocks(ZoneCategory category, int largest)
+    {
+        using var heap = new NativeHeap();
+        var pointers = new List<nint>();
+        for (int i = 0; i < 100; i++) pointers.Add((nint)heap.Allocate((nuint)largest));
+        var zones = heap.Walk();
+        var zone = Assert.Single(zones);
+        Assert.Equal(category, zone.Category);
+        Assert.Equal((nuint)0, zone.MappedBytes % PageSize);
+        Assert.Equal(100, zone.Blocks.Count(b => !b.IsFree));
+        heap.Validate();
+    }
+
+    [Fact]
+    public void Every_size_gets_a_16_byte_aligned_pointer()
+    {
+        using var heap = new NativeHeap();
+        var live = new List<nint>();
+        for (nuint size = 0; size < 70_000; size += size < 1100 ? 1u : 97u)
+        {
+            void* p = heap.Allocate(size);
+            Assert.True(p != null);
+            Assert.Equal((nuint)0, (nuint)p % 16);
+            live.Add((nint)p);
+        }
+        heap.Validate();
+        foreach (nint p in live) heap.Free((void*)p);
+        heap.Validate();
+    }
+
+    [Theory]
+    [InlineData(32)]
+    [InlineData(64)]
+    [InlineData(256)]
+    [InlineData(4096)]
+    [InlineData(65536)]
+    [InlineData(1 << 21)]
+    public void Aligned_allocations_honour_any_power_of_two(int alignment)
+    {
+        using var heap = new NativeHeap();
+        foreach (nuint size in new nuint[] { 0, 1, 100, 600, 5000, 40_000, 300_000 })
+        {
+            void* p = heap.AllocateAligned(size, (nuint)alignment);
+            Assert.Equal((nuint)0, (nuint)p % (nuint)alignment);
+            new Span<byte>(p, (int)size).Fill(0xAB);
+            heap.Validate();
+        }
+    }
+
+    [Fact]
+    public void Freeing_merges_neighbours_in_any_order()
+    {
+        using var heap = new NativeHeap();
+        void* a = heap.Allocate(100), b = heap.Allocate(100), c = heap.Allocate(100), guard = heap.Allocate(100);
+        heap.Free(a);
+        heap.Free(c);
+        heap.Validate();
+        heap.Free(b); // a, b and c become one free block
+        heap.Validate();
+        var blocks = heap.Walk().Single().Blocks;
+        Assert.Equal(3, blocks.Count); // [a+b+c free][guard][rest free]
+        Assert.True(blocks[0].IsFree);
+        Assert.Equal((nuint)a, blocks[0].Address);
+        Assert.Equal((nuint)guard, blocks[1].Address);
+    }
+
+    [Fact]
+    public void Empty_zones_go_back_but_one_per_category_stays()
+    {
+        using var heap = new NativeHeap();
+        var tiny = new List<nint>();
+        for (int i = 0; i < 500; i++) tiny.Add((nint)heap.Allocate(500)); // several 64 KiB zones
+        Assert.True(heap.Walk().Count(z => z.Category == ZoneCategory.Tiny) >= 4);
+        foreach (nint p in tiny) heap.Free((void*)p);
+        heap.Validate();
+        var left = heap.Walk();
+        var zone = Assert.Single(left);
+        Assert.Equal(ZoneCategory.Tiny, zone.Category);
+        Assert.True(Assert.Single(zone.Blocks).IsFree);
+        Assert.Equal(heap.Statistics()["zones_tiny"] - 1, heap.Statistics()["zones_tiny_unmapped"]);
+    }
+
+    [Fact]
+    public void Large_blocks_get_their_own_mapping_and_give_it_back()
+    {
+        using var heap = new NativeHeap();
+        void* p = heap.Allocate(1_000_000);
+        var zone = Assert.Single(heap.Walk());
+        Assert.Equal(ZoneCategory.Large, zone.Category);
+        Assert.Equal((nuint)0, zone.MappedBytes % PageSize);
+        Assert.True(zone.MappedBytes >= 1_000_000);
+        new Span<byte>(p, 1_000_000).Fill(7);
+        heap.Free(p);
+        Assert.Empty(heap.Walk());
+        Assert.Equal(1UL, heap.Statistics()["zones_large_unmapped"]);
+    }
+
+    [Fact]
+    public void Realloc_shrinks_in_place_and_grows_into_a_free_neighbour()
+    {
+        using var heap = new NativeHeap();
+        byte* p = (byte*)heap.Allocate(400);
+        for (int i = 0; i < 400; i++) p[i] = (byte)i;
+        Assert.True(heap.Reallocate(p, 100) == p);       // shrink: same block
+        Assert.True(heap.Reallocate(p, 480) == p);       // grow into what the shrink freed
+        for (int i = 0; i < 100; i++) Assert.Equal((byte)i, p[i]);
+        void* blocker = heap.Allocate(16);                // now the block has no free neighbour
+        byte* q = (byte*)heap.Reallocate(p, 512);
+        Assert.True(q == p || heap.Walk().SelectMany(z => z.Blocks).Any(b => b.Address == (nuint)q));
+        for (int i = 0; i < 100; i++) Assert.Equal((byte)i, q[i]);
+        heap.Free(blocker);
+        heap.Free(q);
+        heap.Validate();
+        Assert.True(heap.Statistics()["reallocs_in_place"] >= 2);
+    }
+
+    [Fact]
+    public void Realloc_moves_across_categories_keeping_the_data()
+    {
+        using var heap = new NativeHeap();
+        byte* p = (byte*)heap.Allocate(300);
+        for (int i = 0; i < 300; i++) p[i] = (byte)(i * 7);
+        byte* q = (byte*)heap.Reallocate(p, 10_000);   // TINY -> SMALL
+        byte* r = (byte*)heap.Reallocate(q, 5_000_000); // SMALL -> LARGE
+        byte* s = (byte*)heap.Reallocate(r, 4_000_000); // LARGE, in place (uses most of the mapping)
+        Assert.True(s == r);
+        byte* t = (byte*)heap.Reallocate(s, 200);        // LARGE -> TINY
+        for (int i = 0; i < 200; i++) Assert.Equal((byte)(i * 7), t[i]);
+        heap.Free(t);
+        heap.Validate();
+    }
+
+    [Fact]
+    public void Misuse_is_detected_and_changes_nothing()
+    {
+        using var heap = new NativeHeap();
+        byte* p = (byte*)heap.Allocate(64);
+        byte* large = (byte*)heap.Allocate(100_000);
+        byte* stack = stackalloc byte[32];
+        nint stackAddress = (nint)(((nuint)stack + 15) & ~(nuint)15);
+        Assert.Throws<InvalidPointerException>(() => heap.Free(p + 16));        // interior
+        Assert.Throws<InvalidPointerException>(() => heap.Free(p + 3));         // misaligned
+        Assert.Throws<InvalidPointerException>(() => heap.Free(large + 4096));  // inside a LARGE block
+        Assert.Throws<InvalidPointerException>(() => heap.Free((void*)stackAddress));        // the stack
+        heap.Free(p);
+        var e = Assert.Throws<InvalidPointerException>(() => heap.Free(p));    // double free
+        Assert.Contains("DoubleFree", e.Message);
+        heap.Validate();
+        heap.Free(large);
+        Assert.Throws<InvalidPointerException>(() => heap.Free(large));        // LARGE double free
+        using var other = new NativeHeap();
+        void* foreign = other.Allocate(10);
+        Assert.Throws<InvalidPointerException>(() => heap.Free(foreign));
+    }
+}
