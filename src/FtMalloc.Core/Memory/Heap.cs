@@ -394,7 +394,7 @@ internal unsafe struct Heap
         zone->AreaStart = (byte*)zone + offset;
         zone->AreaEnd = (byte*)zone + bytes;
         zone->LargeRequested = request;
-        if (!ZoneMap.Register(zone, bytes, zone))
+        if (!ZoneMap.Register(zone, Zone.RegisteredBytes(zone), zone))
         {
             PageMemory.Unmap(zone, bytes);
             return null;
@@ -436,7 +436,7 @@ internal unsafe struct Heap
         heap->Counters.Add(Counter.MunmapCalls, 1);
         heap->Counters.Add(Counter.MunmapBytes, bytes);
         heap->Counters.Subtract(Counter.MappedBytes, bytes);
-        ZoneMap.Unregister(zone, bytes);
+        ZoneMap.Unregister(zone, Zone.RegisteredBytes(zone));
         PageMemory.Unmap(zone, bytes);
     }
 

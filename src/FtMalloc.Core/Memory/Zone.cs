@@ -8,7 +8,10 @@
 //   [Zone header][padding up to the requested alignment][payload ...]
 //
 // Invariants
-//   every ZoneMap chunk inside [zone, zone + MappedBytes) maps to this zone
+//   every ZoneMap chunk inside [zone, zone + RegisteredBytes) maps to this zone: the whole
+//   mapping for TINY/SMALL, only up to the payload's chunk for LARGE (registering every
+//   chunk of a 64 TiB block would cost a billion writes; a pointer past the payload's
+//   chunk cannot be a valid block start anyway, and no other mapping can lie there)
 //   Owner's zone list of this Category contains this zone exactly once
 //   a TINY/SMALL zone whose area is one free block is "empty": at most one empty zone
 //   per category per heap stays mapped (Heap.SpareZone), the others are unmapped
@@ -40,6 +43,10 @@ internal unsafe struct Zone
 
     /// <summary>Bytes of the start bitmap of a zone of <paramref name="zoneBytes"/>, rounded to the granule.</summary>
     public static nuint BitmapBytes(nuint zoneBytes) => ((zoneBytes >> Categories.GranuleShift) / 8 + 15) & ~(nuint)15;
+
+    /// <summary>Bytes from the zone start that the zone map covers (see the invariants).</summary>
+    public static nuint RegisteredBytes(Zone* zone) =>
+        zone->Category == Category.Large ? (nuint)(zone->AreaStart - (byte*)zone) + 1 : zone->MappedBytes;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong* StartBits(Zone* zone) => (ulong*)((byte*)zone + HeaderBytes);

@@ -27,7 +27,7 @@ internal static unsafe class PageMemory
         nuint span = bytes + alignment - PageSize;
         if (span < bytes) return null; // overflow
         void* raw = Libc.mmap(null, span, Libc.PROT_READ | Libc.PROT_WRITE,
-                              Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE, -1, 0);
+                              Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
         if (raw == Libc.MAP_FAILED) return null;
         nuint start = (nuint)raw;
         nuint aligned = (start + alignment - 1) & ~(alignment - 1);
