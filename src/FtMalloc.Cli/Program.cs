@@ -101,17 +101,16 @@ public static class Program
             return ProgramLocator.NotExecutable;
         }
 
-        if (stats.Count == 0)
-        {
+        string? signal = exitCode > 128 ? SignalName(exitCode - 128) : null;
+        if (stats.Count > 0)
+            Console.Error.WriteLine(StatsSummary.Of(stats).Describe(library));
+        else if (signal is not null)
+            Console.Error.WriteLine($"ftmalloc: no statistics: {command} was killed by {signal} before {library} could report");
+        else
             Console.Error.WriteLine(
                 $"ftmalloc: warning: {library} reported nothing: it did not serve {command} " +
-                "(statically linked or setuid program, exports not bound, or killed before exit)");
-        }
-        else
-        {
-            Console.Error.WriteLine(StatsSummary.Of(stats).Describe(library));
-        }
-        if (exitCode > 128 && SignalName(exitCode - 128) is string signal)
+                "(a static or setuid program, or the library's exports not bound)");
+        if (signal is not null)
             Console.Error.WriteLine($"ftmalloc: {command}: exit status {exitCode} ({signal})");
         return exitCode;
     }

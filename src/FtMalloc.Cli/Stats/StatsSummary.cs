@@ -36,13 +36,16 @@ public sealed record StatsSummary(
     public string Describe(string library)
     {
         var c = CultureInfo.InvariantCulture;
-        string processes = Processes == 1 ? "1 process" : string.Format(c, "{0} processes", Processes);
         return string.Format(c,
-            "ftmalloc: served by {0}: {1}, {2} allocations, {3} frees, {4} reallocs, peak {5} in use\n" +
-            "ftmalloc: zones mapped: tiny {6}, small {7}, large {8} ({9} mmap calls); {10} still in use at exit",
-            library, processes, Mallocs, Frees, Reallocs, Bytes(PeakBytes),
-            ZonesTiny, ZonesSmall, ZonesLarge, MmapCalls, Bytes(InUseBytesAtExit));
+            "ftmalloc: served by {0}: {1}, {2}, {3}, {4}, peak {5} in use\n" +
+            "ftmalloc: zones mapped: tiny {6}, small {7}, large {8} ({9}); {10} still in use at exit",
+            library, Count(Processes, "process", "processes"), Count(Mallocs, "allocation", "allocations"),
+            Count(Frees, "free", "frees"), Count(Reallocs, "realloc", "reallocs"), Bytes(PeakBytes),
+            ZonesTiny, ZonesSmall, ZonesLarge, Count(MmapCalls, "mmap call", "mmap calls"), Bytes(InUseBytesAtExit));
     }
+
+    private static string Count(long n, string one, string many)
+        => string.Format(CultureInfo.InvariantCulture, "{0} {1}", n, n == 1 ? one : many);
 
     /// <summary>"123 bytes", or "1234567 bytes (1.2 MiB)" for the larger amounts.</summary>
     public static string Bytes(long bytes)

@@ -1,8 +1,8 @@
 // Runs a program once, with or without the library, and captures everything a test
 // compares: exit code, stdout, stderr, and the library's stats lines.
 //
-// Both kinds of run start from the test process's environment with every LD_PRELOAD and
-// FT_MALLOC_* setting removed, LC_ALL=C and TZ=UTC, so the only difference between a
+// Both kinds of run start from the test process's environment with every LD_PRELOAD,
+// FT_MALLOC_* and MSBuild* setting removed, LC_ALL=C and TZ=UTC, so the only difference between a
 // baseline run and a preloaded one is the allocator. A preloaded run gets LD_PRELOAD,
 // FT_MALLOC_STATS=1 and a private FT_MALLOC_OUTPUT file (shared, by O_APPEND, with every
 // descendant), set by the same code the ftmalloc command uses.
@@ -81,7 +81,10 @@ internal static class ChildProcess
             start.ArgumentList.Add(argument);
         foreach (string key in start.Environment.Keys.ToList())
         {
-            if (key == "LD_PRELOAD" || key.StartsWith("FT_MALLOC_", StringComparison.Ordinal))
+            // No allocator setting of the test host's, and none of the MSBuild settings
+            // that `dotnet test` gives it (they would steer a `dotnet` run by a child).
+            if (key == "LD_PRELOAD" || key.StartsWith("FT_MALLOC_", StringComparison.Ordinal) ||
+                key.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase))
                 start.Environment.Remove(key);
         }
         start.Environment["LC_ALL"] = "C";
