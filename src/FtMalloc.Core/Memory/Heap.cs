@@ -18,7 +18,8 @@
 // 48-byte block (24 rounded to 16, plus the header); the lists are empty, so MapZone
 // maps a 64 KiB zone, files its whole area as one free block, and the second search
 // finds it; Split cuts 48 bytes off the front and files the rest; Commit marks the
-// block allocated and counts it; the lock is released and zone + 0x250 + 16 returned.
+// block allocated and counts it; the lock is released and zone + 0x250 returned
+// (64-byte zone header + 512-byte start bitmap + 16-byte block header).
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using FtMalloc.Core.Os;
