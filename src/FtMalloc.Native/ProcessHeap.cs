@@ -1,9 +1,10 @@
 // The heap behind the exported C ABI: one per process, in static storage, so it exists
-// before the first call and can never fail to be created. The first call (malloc from
-// some library's constructor, long before main) loads the settings and then registers
-// the process hooks: fork handlers that keep the heap consistent across fork(), and the
-// exit handler that writes the statistics line. Registration may itself call malloc,
-// so it runs after the heap is ready and outside its lock.
+// before the first call and can never fail to be created. Set-up runs when ld.so loads
+// the library (the link names ft_malloc_on_load as its DT_INIT), or at the first call if
+// another library's constructor calls malloc even earlier: it loads the settings and then
+// registers the process hooks: fork handlers that keep the heap consistent across fork(),
+// and the exit handler that writes the statistics line. Registration may itself call
+// malloc, so it runs after the heap is ready and outside its lock.
 using System.Runtime;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -45,6 +46,12 @@ internal static unsafe class ProcessHeap
             (delegate* unmanaged<void>)(delegate*<void>)&AfterForkInChild,
             null);
         ProcessHooks.__cxa_atexit((delegate* unmanaged<void*, void>)(delegate*<void*, void>)&AtExit, null, null);
+    }
+
+    [RuntimeExport("ft_malloc_on_load")]
+    private static void OnLoad()
+    {
+        if (Volatile.Read(ref s_state) != 2) SetUp();
     }
 
     // fork(): no other thread may be inside the heap while the address space is copied,

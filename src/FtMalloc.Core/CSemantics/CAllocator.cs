@@ -29,10 +29,9 @@ internal static unsafe class CAllocator
     public static void Free(Heap* heap, void* pointer)
     {
         if (pointer == null) return;
-        int savedErrno = Libc.Errno;
+        // errno survives: the only system calls on this path (munmap, write) restore it.
         PointerStatus status = Heap.Free(heap, pointer);
         if (status != PointerStatus.Valid) Misuse.Report(heap, CFunction.Free, pointer, status);
-        Libc.Errno = savedErrno;
     }
 
     public static void* Calloc(Heap* heap, nuint count, nuint size)

@@ -31,6 +31,7 @@ internal static unsafe class Misuse
         heap->Lock.Exit();
         int mode = Settings.CheckMode;
         if (mode == 0) return;
+        int savedErrno = Libc.Errno;
         if (mode != 2)
         {
             var sink = new OutputSink(2);
@@ -55,5 +56,6 @@ internal static unsafe class Misuse
             sink.Flush();
         }
         if (mode >= 2) Libc.abort();
+        Libc.Errno = savedErrno;
     }
 }

@@ -44,21 +44,19 @@ internal unsafe struct FreeLists
         }
     }
 
+    /// <summary>The head of list (fl, sl), as a Block* stored in a ulong (fixed buffers cannot hold pointers).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private Block** Head(int firstLevel, int secondLevel)
-    {
-        fixed (ulong* heads = _heads) return (Block**)&heads[firstLevel * SecondLevelCount + secondLevel];
-    }
+    private ref ulong Head(int firstLevel, int secondLevel) => ref _heads[firstLevel * SecondLevelCount + secondLevel];
 
     public void Insert(Block* block)
     {
         Mapping(block->Size, out int fl, out int sl);
-        Block** head = Head(fl, sl);
-        Block* first = *head;
+        ref ulong head = ref Head(fl, sl);
+        Block* first = (Block*)head;
         Block.NextFree(block) = first;
         Block.PrevFree(block) = null;
         if (first != null) Block.PrevFree(first) = block;
-        *head = block;
+        head = (ulong)block;
         _firstLevel |= 1u << fl;
         _secondLevel[fl] |= 1u << sl;
     }
@@ -74,7 +72,7 @@ internal unsafe struct FreeLists
             Block.NextFree(prev) = next;
             return;
         }
-        *Head(fl, sl) = next;
+        Head(fl, sl) = (ulong)next;
         if (next == null)
         {
             _secondLevel[fl] &= ~(1u << sl);
@@ -97,7 +95,7 @@ internal unsafe struct FreeLists
             slMap = _secondLevel[fl];
         }
         sl = BitOperations.TrailingZeroCount(slMap);
-        Block* block = *Head(fl, sl);
+        Block* block = (Block*)Head(fl, sl);
         Remove(block);
         return block;
     }
@@ -113,7 +111,7 @@ internal unsafe struct FreeLists
             if (flBit != (_secondLevel[fl] != 0)) consistent = false;
             for (int sl = 0; sl < SecondLevelCount; sl++)
             {
-                Block* b = *Head(fl, sl);
+                Block* b = (Block*)Head(fl, sl);
                 bool slBit = (_secondLevel[fl] & (1u << sl)) != 0;
                 if (slBit != (b != null)) consistent = false;
                 Block* prev = null;

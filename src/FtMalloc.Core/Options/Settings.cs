@@ -44,6 +44,13 @@ internal static unsafe class Settings
                 if (fd < 0) Warn(name, path);
             }
         }
+        // Programs may close stderr before our exit handler runs (coreutils' close_stdout
+        // does): the exit report keeps a private copy of it, above the usual descriptors.
+        if (StatsAtExit && s_outputFile == 0)
+        {
+            int copy = Libc.fcntl(2, Libc.F_DUPFD_CLOEXEC, 200);
+            if (copy > 0) s_outputFile = copy;
+        }
     }
 
     private static int ReadInteger(System.ReadOnlySpan<byte> nameZ, int fallback, int min, int max)

@@ -45,6 +45,11 @@ internal static unsafe partial class Libc
     [DllImport(Lib), SuppressGCTransition]
     public static extern int close(int fd);
 
+    public const int F_DUPFD_CLOEXEC = 1030;
+
+    [DllImport(Lib), SuppressGCTransition]
+    public static extern int fcntl(int fd, int command, int argument);
+
     [DllImport(Lib), SuppressGCTransition]
     public static extern void abort();
 

@@ -38,7 +38,13 @@ internal static unsafe class PageMemory
         return (void*)aligned;
     }
 
-    public static void Unmap(void* start, nuint bytes) => Libc.munmap(start, bytes);
+    /// <summary>Gives a mapping back. Keeps errno: free() must never change it.</summary>
+    public static void Unmap(void* start, nuint bytes)
+    {
+        int savedErrno = Libc.Errno;
+        Libc.munmap(start, bytes);
+        Libc.Errno = savedErrno;
+    }
 
     /// <summary>Gives the pages fully inside [start, start+bytes) back to the kernel; they read as zero afterwards.</summary>
     public static void Release(void* start, nuint bytes)
