@@ -112,7 +112,12 @@ internal sealed class Suite(BenchOptions options)
             catch (IOException e) { Log("could not remove " + _workDir + ": " + e.Message); }
         }
 
-        int passed = _records.Count(r => r.Ok), failed = _records.Count(r => !r.Ok);
+        // An allocator whose probe crashed or did not take effect is a failure too (not built or
+        // not installed is not: that is reported, and the others still run).
+        var broken = allocators.Where(a => a.State == AllocatorState.Broken).ToList();
+        int passed = _records.Count(r => r.Ok), failed = _records.Count(r => !r.Ok) + broken.Count;
+        foreach (var a in broken)
+            AnsiConsole.MarkupLine($"[red]{Markup.Escape(a.Name)} is broken:[/] {Markup.Escape(a.Note)}");
         AnsiConsole.MarkupLine($"report: [blue]{Markup.Escape(report)}[/]");
         if (chart.Length > 0)
             AnsiConsole.MarkupLine($"chart:  [blue]{Markup.Escape(chart)}[/]");
@@ -262,7 +267,8 @@ internal sealed class Suite(BenchOptions options)
 
     private static string StderrHint(string stderr)
     {
-        string line = stderr.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Length > 0 && !l.StartsWith("measure:", StringComparison.Ordinal)) ?? "";
+        // The last line: where a traceback or a chain of "fatal:" messages ends up saying what happened.
+        string line = stderr.Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.Length > 0 && !l.StartsWith("measure:", StringComparison.Ordinal)) ?? "";
         return line.Length == 0 ? "" : " — " + (line.Length > 120 ? line[..120] + "…" : line);
     }
 
