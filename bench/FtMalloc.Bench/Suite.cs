@@ -229,9 +229,12 @@ internal sealed class Suite(BenchOptions options)
             if (!rec.Ok)
                 KeepFailureOutput(rec, ctx);
         }
-        catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException)
+        catch (Exception e)
         {
-            rec.Failure = "harness error: " + e.Message;
+            // Whatever went wrong in preparing, measuring or checking, it is this run's failure:
+            // the suite goes on with the others and reports it.
+            rec.Ok = false;
+            rec.Failure = $"harness error: {e.GetType().Name}: {e.Message}";
         }
         return rec;
     }

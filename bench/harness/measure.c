@@ -39,6 +39,15 @@ static void on_alarm(int sig)
         kill(-s_child, SIGKILL); /* the whole process group: gcc's cc1, git's helpers, ... */
 }
 
+/* Ctrl+C reaches only the foreground process group, and the child has its own: pass it on. */
+static void on_interrupt(int sig)
+{
+    if (s_child > 0)
+        kill(-s_child, SIGKILL);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 static long long now_ns(void)
 {
     struct timespec ts;
@@ -87,6 +96,10 @@ int main(int argc, char **argv)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_alarm;
     sigaction(SIGALRM, &sa, NULL);
+    sa.sa_handler = on_interrupt;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
 
     for (long r = 0; r < repeat; r++) {
         s_timedOut = 0;
