@@ -1,10 +1,12 @@
 // The heap behind the exported C ABI: one per process, in static storage, so it exists
 // before the first call and can never fail to be created. Set-up runs when ld.so loads
 // the library (the link names ft_malloc_on_load as its DT_INIT), or at the first call if
-// another library's constructor calls malloc even earlier: it loads the settings and then
-// registers the process hooks: fork handlers that keep the heap consistent across fork(),
-// and the exit handler that writes the statistics line. Registration may itself call
-// malloc, so it runs after the heap is ready and outside its lock.
+// another library's constructor calls malloc even earlier: it loads the settings, maps
+// the first TINY and SMALL zones, then registers the process hooks: fork handlers that
+// keep the heap consistent across fork(), and (when a report is asked for) the exit
+// handler that writes it. Registration may itself call malloc, so it runs after the heap
+// is ready and outside its lock. The heap sits at a page boundary in static storage so
+// that its hot fields share one page (see Heap's field order).
 using System.Runtime;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -18,57 +20,75 @@ namespace FtMalloc.Native;
 
 internal static unsafe class ProcessHeap
 {
-    private static Heap s_heap;
-    private static int s_state; // 0 untouched, 1 setting up, 2 ready
+    private const int PageBytes = 4096;
+
+    /// <summary>Room for the heap at a page boundary (see Heap's field order).</summary>
+    private struct HeapStorage
+    {
+        public fixed byte Bytes[2 * PageBytes + PageBytes];
+    }
+
+    private static HeapStorage s_storage;
+    private static nint s_heap;   // Heap*, page-aligned inside s_storage; 0 until set up
+    private static int s_state;   // 0 untouched, 1 setting up
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Heap* Get()
     {
-        if (Volatile.Read(ref s_state) != 2) SetUp();
-        return (Heap*)Unsafe.AsPointer(ref s_heap);
+        Heap* heap = (Heap*)s_heap;
+        return heap != null ? heap : SetUp();
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void SetUp()
+    private static Heap* SetUp()
     {
         if (Interlocked.CompareExchange(ref s_state, 1, 0) != 0)
         {
             // Another thread is setting up; settings are read in microseconds.
-            while (Volatile.Read(ref s_state) != 2) Libc.sched_yield();
-            return;
+            while (Volatile.Read(ref s_heap) == 0) Libc.sched_yield();
+            return (Heap*)s_heap;
         }
         PageMemory.Initialize();
         Settings.Load();
-        Volatile.Write(ref s_state, 2);
+        nuint storage = (nuint)Unsafe.AsPointer(ref s_storage);
+        Heap* heap = (Heap*)((storage + PageBytes - 1) & ~(nuint)(PageBytes - 1));
+        Volatile.Write(ref s_heap, (nint)heap);
         ProcessHooks.__register_atfork(
             (delegate* unmanaged<void>)(delegate*<void>)&BeforeFork,
             (delegate* unmanaged<void>)(delegate*<void>)&AfterForkInParent,
             (delegate* unmanaged<void>)(delegate*<void>)&AfterForkInChild,
             null);
-        ProcessHooks.__cxa_atexit((delegate* unmanaged<void*, void>)(delegate*<void*, void>)&AtExit, null, null);
+        // Zones are mapped ahead of need (the textbook's preallocated zones): the first TINY
+        // and SMALL allocations then touch no fresh page of metadata. A refusal is not an
+        // error here: the first allocation will try again and report ENOMEM.
+        Heap.MapSpareZones(heap);
+        // The exit handler only reports; without a report to write it is not registered.
+        if (Settings.StatsAtExit)
+            ProcessHooks.__cxa_atexit((delegate* unmanaged<void*, void>)(delegate*<void*, void>)&AtExit, null, null);
+        return heap;
     }
 
     [RuntimeExport("ft_malloc_on_load")]
     private static void OnLoad()
     {
-        if (Volatile.Read(ref s_state) != 2) SetUp();
+        Get();
     }
 
     // fork(): no other thread may be inside the heap while the address space is copied,
     // or the child would inherit a half-updated heap and a lock nobody will release.
     [RuntimeExport("ft_malloc_before_fork")]
-    private static void BeforeFork() => s_heap.Lock.Enter();
+    private static void BeforeFork() => ((Heap*)s_heap)->Lock.Enter();
 
     [RuntimeExport("ft_malloc_after_fork_parent")]
-    private static void AfterForkInParent() => s_heap.Lock.Exit();
+    private static void AfterForkInParent() => ((Heap*)s_heap)->Lock.Exit();
 
     [RuntimeExport("ft_malloc_after_fork_child")]
-    private static void AfterForkInChild() => s_heap.Lock.Reset();
+    private static void AfterForkInChild() => ((Heap*)s_heap)->Lock.Reset();
 
     [RuntimeExport("ft_malloc_at_exit")]
     private static void AtExit(void* unused)
     {
-        if (Settings.StatsAtExit) StatsLine.Write((Heap*)Unsafe.AsPointer(ref s_heap), Settings.OutputFd);
+        if (Settings.StatsAtExit) StatsLine.Write((Heap*)s_heap, Settings.OutputFd);
     }
 }
 

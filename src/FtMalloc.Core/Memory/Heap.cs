@@ -31,15 +31,18 @@ namespace FtMalloc.Core.Memory;
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct Heap
 {
+    // Field order matters for a page-aligned heap: everything the first TINY and SMALL
+    // allocations touch (lock, zone lists, counters, both bitmaps, SMALL's large lists and
+    // TINY's lists up to 64 KiB) lies in the first 4 KiB page.
     public SpinLock Lock;
-    public FreeLists TinyFree;
-    public FreeLists SmallFree;
     public Zone* TinyZones;
     public Zone* SmallZones;
     public Zone* LargeZones;
     public Zone* TinySpare;
     public Zone* SmallSpare;
     public HeapCounters Counters;
+    public FreeLists SmallFree;
+    public FreeLists TinyFree;
 
     // ---- lifetime -------------------------------------------------------------------
 
@@ -47,6 +50,26 @@ internal unsafe struct Heap
     {
         PageMemory.Initialize();
         return (Heap*)PageMemory.Map(PageMemory.RoundUpToPages((nuint)sizeof(Heap)), PageMemory.PageSize);
+    }
+
+    /// <summary>
+    /// Maps one TINY and one SMALL zone ahead of need, as the spares of their categories:
+    /// the process heap does this when the library is loaded, so that a program's first
+    /// allocations find their zones (and the zone map) ready. False if the system said no.
+    /// </summary>
+    public static bool MapSpareZones(Heap* heap)
+    {
+        heap->Lock.Enter();
+        bool mapped = true;
+        for (Category c = Category.Tiny; c <= Category.Small; c++)
+        {
+            ref Zone* spare = ref c == Category.Tiny ? ref heap->TinySpare : ref heap->SmallSpare;
+            if (spare != null || ZoneListOf(heap, c) != null) continue;
+            if (MapZone(heap, c)) spare = ZoneListOf(heap, c);
+            else mapped = false;
+        }
+        heap->Lock.Exit();
+        return mapped;
     }
 
     /// <summary>Unmaps every zone of the heap, then the heap itself. Its blocks are gone.</summary>
