@@ -29,7 +29,7 @@ using FtMalloc.Core.Stats;
 namespace FtMalloc.Core.Memory;
 
 [StructLayout(LayoutKind.Sequential)]
-internal unsafe struct Heap
+internal unsafe partial struct Heap
 {
     // Field order matters for a page-aligned heap: everything the first TINY and SMALL
     // allocations touch (lock, zone lists, counters, both bitmaps, SMALL's large lists and
