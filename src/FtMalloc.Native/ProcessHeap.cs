@@ -52,6 +52,7 @@ internal static unsafe class ProcessHeap
         Settings.Load();
         nuint storage = (nuint)Unsafe.AsPointer(ref s_storage);
         Heap* heap = (Heap*)((storage + PageBytes - 1) & ~(nuint)(PageBytes - 1));
+        heap->Bins.Limit = QuickBins.DefaultLimit;
         Volatile.Write(ref s_heap, (nint)heap);
         ProcessHooks.__register_atfork(
             (delegate* unmanaged<void>)(delegate*<void>)&BeforeFork,

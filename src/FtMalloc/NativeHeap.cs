@@ -6,6 +6,7 @@ using FtMalloc.Core.CSemantics;
 using FtMalloc.Core.Introspection;
 using FtMalloc.Core.Memory;
 using FtMalloc.Core.Stats;
+using QuickBins = FtMalloc.Core.Memory.QuickBins;
 using CoreCategory = FtMalloc.Core.SizeClasses.Category;
 
 namespace FtMalloc;
@@ -22,8 +23,9 @@ public enum ZoneCategory
 /// <param name="Address">The payload address (what Allocate returned for it).</param>
 /// <param name="BlockBytes">Bytes the block occupies, header included (LARGE: the usable bytes).</param>
 /// <param name="RequestedBytes">Bytes the caller asked for; 0 for a free block.</param>
-/// <param name="IsFree">True if the block is on a free list.</param>
-public readonly record struct BlockInfo(nuint Address, nuint BlockBytes, nuint RequestedBytes, bool IsFree);
+/// <param name="IsFree">True if the block is free (on a free list).</param>
+/// <param name="IsCached">True if the block was freed into a quick bin: not allocated, not yet merged.</param>
+public readonly record struct BlockInfo(nuint Address, nuint BlockBytes, nuint RequestedBytes, bool IsFree, bool IsCached = false);
 
 /// <summary>One zone of a heap, with its blocks in address order.</summary>
 public sealed record ZoneInfo(nuint Address, ZoneCategory Category, nuint MappedBytes, IReadOnlyList<BlockInfo> Blocks);
@@ -41,11 +43,19 @@ public sealed unsafe class NativeHeap : IDisposable
 {
     private Heap* _heap;
 
-    /// <summary>Creates an empty heap (one page of bookkeeping; zones are mapped on demand).</summary>
+    /// <summary>Blocks per quick bin of a new heap unless said otherwise: the same as the C library's heap.</summary>
+    public const int DefaultQuickBinLimit = (int)QuickBins.DefaultLimit;
+
+    /// <summary>Creates an empty heap (two pages of bookkeeping; zones are mapped on demand).</summary>
+    /// <param name="quickBinLimit">
+    /// How many freed TINY blocks of each size the heap keeps for immediate reuse before it
+    /// frees (and merges) them for real; 0 makes every free merge at once.
+    /// </param>
     /// <exception cref="OutOfMemoryException">The system refused the mapping.</exception>
-    public NativeHeap()
+    public NativeHeap(int quickBinLimit = DefaultQuickBinLimit)
     {
-        _heap = Heap.Create();
+        ArgumentOutOfRangeException.ThrowIfNegative(quickBinLimit);
+        _heap = Heap.Create((uint)quickBinLimit);
         if (_heap == null) throw new OutOfMemoryException("ft_malloc: could not map a heap");
     }
 
@@ -124,7 +134,7 @@ public sealed unsafe class NativeHeap : IDisposable
                 for (var blockCursor = new BlockCursor(zone); blockCursor.MoveNext();)
                 {
                     Block* b = blockCursor.Current;
-                    blocks.Add(new BlockInfo((nuint)Block.PayloadOf(b), b->Size, b->Requested, b->IsFree));
+                    blocks.Add(new BlockInfo((nuint)Block.PayloadOf(b), b->Size, b->Requested, b->IsFree, b->Flags == Block.FlagCached));
                 }
                 zones.Add(new ZoneInfo((nuint)zone, (ZoneCategory)zone->Category, zone->MappedBytes, blocks));
             }
@@ -134,6 +144,15 @@ public sealed unsafe class NativeHeap : IDisposable
             heap->Lock.Exit();
         }
         return zones;
+    }
+
+    /// <summary>Frees every block parked in the quick bins for real, merging it with its neighbours.</summary>
+    public void ReleaseCachedBlocks()
+    {
+        Heap* heap = Handle;
+        heap->Lock.Enter();
+        Heap.ReleaseQuickBins(heap);
+        heap->Lock.Exit();
     }
 
     /// <summary>Checks every invariant of the heap (slow: walks everything).</summary>

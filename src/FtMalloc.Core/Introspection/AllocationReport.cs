@@ -35,7 +35,7 @@ internal static unsafe class AllocationReport
             for (var blocks = new BlockCursor(zone); blocks.MoveNext();)
             {
                 Block* b = blocks.Current;
-                if (b->IsFree) continue;
+                if (!b->IsAllocated) continue;
                 PrintBlock(ref sink, Block.PayloadOf(b), b->Requested);
                 total += b->Requested;
             }

@@ -20,6 +20,7 @@ internal enum HeapDefect
     RequestedExceedsBlock,
     FreeListsInconsistent,
     FreeBlockCountMismatch,
+    QuickBinsInconsistent,
     TooManyEmptyZones,
     InUseCounterWrong,
 }
@@ -50,7 +51,7 @@ internal static unsafe class HeapValidator
 
     private static HeapCheck ValidateLocked(Heap* heap)
     {
-        nuint freeTiny = 0, freeSmall = 0, emptyTiny = 0, emptySmall = 0, zonesSeen = 0;
+        nuint freeTiny = 0, freeSmall = 0, emptyTiny = 0, emptySmall = 0, zonesSeen = 0, cached = 0;
         ulong inUse = 0;
         for (var zones = new ZoneCursor(heap); zones.MoveNext();)
         {
@@ -64,7 +65,7 @@ internal static unsafe class HeapValidator
                 inUse += zone->LargeRequested;
                 continue;
             }
-            HeapCheck blocks = ValidateBlocks(zone, ref inUse, out nuint freeBlocks);
+            HeapCheck blocks = ValidateBlocks(zone, ref inUse, ref cached, out nuint freeBlocks);
             if (!blocks.Ok) return blocks;
             if (zone->Category == Category.Tiny) freeTiny += freeBlocks; else freeSmall += freeBlocks;
             if (Heap.IsEmpty(zone))
@@ -80,11 +81,12 @@ internal static unsafe class HeapValidator
         if (heap->TinyFree.CountSlow(out bool tinyOk) != freeTiny) return new HeapCheck(HeapDefect.FreeBlockCountMismatch, 0);
         if (heap->SmallFree.CountSlow(out bool smallOk) != freeSmall) return new HeapCheck(HeapDefect.FreeBlockCountMismatch, 1);
         if (!tinyOk || !smallOk) return new HeapCheck(HeapDefect.FreeListsInconsistent, 0);
+        if (heap->Bins.CountSlow(out bool binsOk) != cached || !binsOk) return new HeapCheck(HeapDefect.QuickBinsInconsistent, (nuint)cached);
         if (heap->Counters[Counter.InUseBytes] != inUse) return new HeapCheck(HeapDefect.InUseCounterWrong, (nuint)inUse);
         return default;
     }
 
-    private static HeapCheck ValidateBlocks(Zone* zone, ref ulong inUse, out nuint freeBlocks)
+    private static HeapCheck ValidateBlocks(Zone* zone, ref ulong inUse, ref nuint cached, out nuint freeBlocks)
     {
         freeBlocks = 0;
         nuint blocksSeen = 0;
@@ -101,6 +103,12 @@ internal static unsafe class HeapValidator
             if (!Zone.IsStart(zone, b)) return new HeapCheck(HeapDefect.StartBitmapWrong, (nuint)b);
             if (b->IsFree && prevFree) return new HeapCheck(HeapDefect.AdjacentFreeBlocks, (nuint)b);
             if (b->IsFree) freeBlocks++;
+            else if (b->Flags == Block.FlagCached)
+            {
+                if (zone->Category != Category.Tiny || b->Requested != 0) return new HeapCheck(HeapDefect.QuickBinsInconsistent, (nuint)b);
+                cached++;
+            }
+            else if (b->Flags != 0) return new HeapCheck(HeapDefect.BlockSizeInvalid, (nuint)b);
             else if (b->Requested > b->Size - Categories.BlockHeaderBytes) return new HeapCheck(HeapDefect.RequestedExceedsBlock, (nuint)b);
             else inUse += b->Requested;
             prevSize = b->Size;

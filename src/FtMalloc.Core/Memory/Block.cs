@@ -10,10 +10,11 @@
 //   Size % 16 == 0 and Size >= MinBlockBytes
 //   PrevSize == Size of the block physically before it, 0 for the first block of a zone
 //   sum of Size over the zone's blocks == AreaEnd - AreaStart
-//   no two physically adjacent blocks are both free (free merges at once)
+//   no two physically adjacent blocks are both free (free merges at once; a block parked
+//   in a quick bin is Cached, not free, and merges when it leaves the bin)
 //   the zone's start bitmap has a bit set exactly at the first granule of every block,
 //   so a pointer is trusted as a block only after its bit is found set
-//   Requested <= Size - BlockHeaderBytes for allocated blocks, 0 for free ones
+//   Requested <= Size - BlockHeaderBytes for allocated blocks, 0 for free and cached ones
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using FtMalloc.Core.SizeClasses;
@@ -24,6 +25,8 @@ namespace FtMalloc.Core.Memory;
 internal unsafe struct Block
 {
     public const uint FlagFree = 1;
+    /// <summary>Parked in a quick bin of its heap (QuickBins.cs): neither allocated nor free.</summary>
+    public const uint FlagCached = 2;
 
     /// <summary>Bytes of the physically previous block; 0 for the first block of the zone.</summary>
     public uint PrevSize;
@@ -37,6 +40,13 @@ internal unsafe struct Block
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get => (Flags & FlagFree) != 0;
+    }
+
+    /// <summary>Handed out and not given back: neither free nor cached.</summary>
+    public readonly bool IsAllocated
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Flags == 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

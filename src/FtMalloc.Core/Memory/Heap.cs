@@ -10,6 +10,7 @@
 //
 // Invariants (HeapValidator checks them all)
 //   a TINY/SMALL block is on TinyFree/SmallFree  <=>  it is free
+//   a TINY block is in Bins  <=>  it is cached (QuickBins.cs)
 //   every zone of this heap is on exactly one of TinyZones/SmallZones/LargeZones
 //   every empty TINY/SMALL zone is the spare of its category (so at most one each)
 //   Counters[InUseBytes] == sum of Requested over allocated blocks and LARGE zones
@@ -41,15 +42,19 @@ internal unsafe partial struct Heap
     public Zone* TinySpare;
     public Zone* SmallSpare;
     public HeapCounters Counters;
+    public QuickBins Bins;
     public FreeLists SmallFree;
     public FreeLists TinyFree;
 
     // ---- lifetime -------------------------------------------------------------------
 
-    public static Heap* Create()
+    /// <summary>A new empty heap in pages of its own; <paramref name="quickBinLimit"/> blocks per quick bin (0: none).</summary>
+    public static Heap* Create(uint quickBinLimit = QuickBins.DefaultLimit)
     {
         PageMemory.Initialize();
-        return (Heap*)PageMemory.Map(PageMemory.RoundUpToPages((nuint)sizeof(Heap)), PageMemory.PageSize);
+        Heap* heap = (Heap*)PageMemory.Map(PageMemory.RoundUpToPages((nuint)sizeof(Heap)), PageMemory.PageSize);
+        if (heap != null) heap->Bins.Limit = quickBinLimit;
+        return heap;
     }
 
     /// <summary>
@@ -75,6 +80,7 @@ internal unsafe partial struct Heap
     /// <summary>Unmaps every zone of the heap, then the heap itself. Its blocks are gone.</summary>
     public static void Destroy(Heap* heap)
     {
+        ReleaseQuickBins(heap);
         for (Category c = Category.Tiny; c <= Category.Large; c++)
         {
             ref Zone* list = ref ZoneListOf(heap, c);
@@ -92,11 +98,15 @@ internal unsafe partial struct Heap
         if (category == Category.Large) return AllocateLarge(heap, request, Categories.Granule);
         nuint blockBytes = Categories.BlockBytesFor(request);
         heap->Lock.Enter();
-        Block* block = TakeFreeBlock(heap, category, blockBytes);
+        Block* block = category == Category.Tiny ? heap->Bins.Pop(blockBytes) : null;
+        if (block == null)
+        {
+            block = TakeFreeBlock(heap, category, blockBytes);
+            if (block != null) Split(heap, category, block, blockBytes);
+        }
         byte* payload = null;
         if (block != null)
         {
-            Split(heap, category, block, blockBytes);
             Commit(heap, block, request);
             payload = Block.PayloadOf(block);
         }
@@ -157,7 +167,8 @@ internal unsafe partial struct Heap
             else
             {
                 heap->Counters.Subtract(Counter.InUseBytes, block->Requested);
-                Release(heap, zone->Category, zone, block);
+                if (zone->Category != Category.Tiny || !heap->Bins.TryPush(block))
+                    Release(heap, zone->Category, zone, block);
             }
         }
         heap->Lock.Exit();
@@ -243,7 +254,7 @@ internal unsafe partial struct Heap
             return (byte*)pointer == zone->AreaStart ? PointerStatus.Valid : PointerStatus.NotBlockStart;
         block = Block.FromPayload(pointer);
         if ((byte*)block < zone->AreaStart || !Zone.IsStart(zone, block)) return PointerStatus.NotBlockStart;
-        return block->IsFree ? PointerStatus.DoubleFree : PointerStatus.Valid;
+        return block->IsAllocated ? PointerStatus.Valid : PointerStatus.DoubleFree;
     }
 
     private static nuint UsableBytes(Zone* zone, Block* block) =>
@@ -251,13 +262,29 @@ internal unsafe partial struct Heap
             ? (nuint)(zone->AreaEnd - zone->AreaStart)
             : block->Size - Categories.BlockHeaderBytes;
 
-    /// <summary>A free block of at least <paramref name="bytes"/>, unlinked; maps a zone when none fits.</summary>
+    /// <summary>
+    /// A free block of at least <paramref name="bytes"/>, unlinked. When none fits, the quick
+    /// bins are released first (their blocks may merge into one that fits), then a zone is mapped.
+    /// </summary>
     private static Block* TakeFreeBlock(Heap* heap, Category category, nuint bytes)
     {
         ref FreeLists lists = ref FreeListsOf(heap, category);
         Block* block = lists.TakeFit(bytes);
+        if (block == null && category == Category.Tiny && ReleaseQuickBins(heap) != 0) block = lists.TakeFit(bytes);
         if (block == null && MapZone(heap, category)) block = lists.TakeFit(bytes);
         return block;
+    }
+
+    /// <summary>Frees every cached block for real (merging it). Returns how many there were.</summary>
+    public static nuint ReleaseQuickBins(Heap* heap)
+    {
+        nuint released = 0;
+        for (Block* b = heap->Bins.PopAny(); b != null; b = heap->Bins.PopAny())
+        {
+            Release(heap, Category.Tiny, Zone.OfBlock(b, Category.Tiny), b);
+            released++;
+        }
+        return released;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

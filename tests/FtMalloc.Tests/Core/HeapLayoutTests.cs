@@ -83,7 +83,7 @@ public unsafe class HeapLayoutTests
     [Fact]
     public void Freeing_merges_neighbours_in_any_order()
     {
-        using var heap = new NativeHeap();
+        using var heap = new NativeHeap(quickBinLimit: 0);
         void* a = heap.Allocate(100), b = heap.Allocate(100), c = heap.Allocate(100), guard = heap.Allocate(100);
         heap.Free(a);
         heap.Free(c);
@@ -100,7 +100,7 @@ public unsafe class HeapLayoutTests
     [Fact]
     public void Empty_zones_go_back_but_one_per_category_stays()
     {
-        using var heap = new NativeHeap();
+        using var heap = new NativeHeap(quickBinLimit: 0);
         var tiny = new List<nint>();
         for (int i = 0; i < 500; i++) tiny.Add((nint)heap.Allocate(500)); // several 64 KiB zones
         Assert.True(heap.Walk().Count(z => z.Category == ZoneCategory.Tiny) >= 4);
@@ -111,6 +111,28 @@ public unsafe class HeapLayoutTests
         Assert.Equal(ZoneCategory.Tiny, zone.Category);
         Assert.True(Assert.Single(zone.Blocks).IsFree);
         Assert.Equal(heap.Statistics()["zones_tiny"] - 1, heap.Statistics()["zones_tiny_unmapped"]);
+    }
+
+    [Fact]
+    public void Quick_bins_reuse_a_freed_block_at_once_and_merge_it_when_released()
+    {
+        using var heap = new NativeHeap();
+        void* a = heap.Allocate(40), b = heap.Allocate(40), guard = heap.Allocate(40);
+        heap.Free(a);
+        heap.Free(b);
+        var blocks = heap.Walk().Single().Blocks;
+        Assert.True(blocks[0].IsCached && blocks[1].IsCached && !blocks[0].IsFree);
+        heap.Validate();
+        Assert.True(heap.Allocate(33) == b); // same size class: the last one freed comes back
+        Assert.Throws<InvalidPointerException>(() => heap.Free(a)); // a cached block is not allocated
+        heap.ReleaseCachedBlocks();
+        blocks = heap.Walk().Single().Blocks;
+        Assert.True(blocks[0].IsFree && blocks[0].Address == (nuint)a && blocks[1].Address == (nuint)b);
+        heap.Free(b);
+        heap.Free(guard);
+        heap.ReleaseCachedBlocks();
+        Assert.True(Assert.Single(heap.Walk().Single().Blocks).IsFree); // all merged: the zone is one free block
+        heap.Validate();
     }
 
     [Fact]

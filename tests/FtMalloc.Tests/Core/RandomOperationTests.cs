@@ -22,14 +22,16 @@ public unsafe class RandomOperationTests
         public byte Tag;
     }
 
-    [Fact]
-    public void Random_operation_sequences_keep_contents_and_invariants() =>
-        Gen.Int.Sample(RunSequence, iter: 12, threads: 1);
+    [Theory]
+    [InlineData(0)]
+    [InlineData(NativeHeap.DefaultQuickBinLimit)]
+    public void Random_operation_sequences_keep_contents_and_invariants(int quickBinLimit) =>
+        Gen.Int.Sample(seed => RunSequence(seed, quickBinLimit), iter: 8, threads: 1);
 
-    private static void RunSequence(int seed)
+    private static void RunSequence(int seed, int quickBinLimit)
     {
         var random = new Random(seed);
-        using var owner = new NativeHeap();
+        using var owner = new NativeHeap(quickBinLimit);
         Heap* heap = owner.Handle;
         var live = new List<Live>();
         for (int op = 0; op < OperationsPerSequence; op++)
