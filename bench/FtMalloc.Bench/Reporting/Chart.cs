@@ -27,9 +27,10 @@ internal static class Chart
             return "";
 
         var inv = CultureInfo.InvariantCulture;
-        double lo = 0, hi = 0;
+        var ranges = new Dictionary<string, (int From, int To)>();
         foreach (var (metric, file) in new[] { (Metric.Wall, "chart-time.dat"), (Metric.Rss, "chart-rss.dat") })
         {
+            double lo = 0, hi = 0;
             var sb = new StringBuilder();
             sb.Append("workload");
             foreach (var a in others)
@@ -54,13 +55,10 @@ internal static class Chart
                 sb.Append('\n');
             }
             File.WriteAllText(Path.Combine(outDir, file), sb.ToString());
+            // Each panel its own range: whole powers of two with room above and below the bars.
+            int from = (int)Math.Floor(lo) - (lo == Math.Floor(lo) ? 1 : 0), to = (int)Math.Ceiling(hi) + (hi == Math.Ceiling(hi) ? 1 : 0);
+            ranges[file] = (Math.Max(from, -8), Math.Min(to, 8));
         }
-
-        int from = (int)Math.Floor(lo) - (lo == Math.Floor(lo) ? 1 : 0), to = (int)Math.Ceiling(hi) + (hi == Math.Ceiling(hi) ? 1 : 0);
-        from = Math.Max(from, -8);
-        to = Math.Min(to, 8);
-        var tics = string.Join(", ", Enumerable.Range(from, to - from + 1).Select(k =>
-            $"\"{(k >= 0 ? Math.Pow(2, k).ToString("0", inv) : "1/" + Math.Pow(2, -k).ToString("0", inv))}×\" {k}"));
         string title = $"{r.Options.ModeName} run, {DateTime.Now:yyyy-MM-dd HH:mm}: ratio to glibc (log scale; below the line = faster / smaller; missing bar = failed or not run)";
 
         var gp = new StringBuilder();
@@ -75,13 +73,16 @@ internal static class Chart
         gp.AppendLine("set key outside right top vertical");
         gp.AppendLine("set grid ytics");
         gp.AppendLine("set xtics rotate by -30 left nomirror");
-        gp.AppendLine($"set yrange [{from}:{to}]");
-        gp.AppendLine($"set ytics ({tics})");
         gp.AppendLine("set xzeroaxis lt -1 lw 2");
         string colours = "'#d62728' '#1f77b4' '#2ca02c' '#9467bd' '#ff7f0e' '#8c564b'";
         gp.AppendLine($"colours = \"{colours.Replace("'", "")}\"");
         foreach (var (file, label) in new[] { ("chart-time.dat", "wall time ÷ glibc"), ("chart-rss.dat", "peak RSS ÷ glibc") })
         {
+            var (from, to) = ranges[file];
+            string tics = string.Join(", ", Enumerable.Range(from, to - from + 1).Select(k =>
+                $"\"{(k >= 0 ? Math.Pow(2, k).ToString("0", inv) : "1/" + Math.Pow(2, -k).ToString("0", inv))}×\" {k}"));
+            gp.AppendLine($"set yrange [{from}:{to}]");
+            gp.AppendLine($"set ytics ({tics})");
             gp.AppendLine($"set ylabel '{label}'");
             var plots = others.Select((a, i) =>
                 $"'{file}' using {i + 2}{(i == 0 ? ":xtic(1)" : "")} title columnheader({i + 2}) lc rgb word(colours, {i + 1})");
