@@ -42,6 +42,8 @@ public sealed class InvalidPointerException(string message) : InvalidOperationEx
 public sealed unsafe class NativeHeap : IDisposable
 {
     private Heap* _heap;
+    // The core's heaps are single-owner: this lock makes the managed heap thread-safe.
+    private readonly object _gate = new();
 
     /// <summary>Blocks per quick bin of a new heap unless said otherwise: the same as the C library's heap.</summary>
     public const int DefaultQuickBinLimit = (int)QuickBins.DefaultLimit;
@@ -55,7 +57,7 @@ public sealed unsafe class NativeHeap : IDisposable
     public NativeHeap(int quickBinLimit = DefaultQuickBinLimit)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(quickBinLimit);
-        _heap = Heap.Create((uint)quickBinLimit);
+        _heap = Heap.Create(HeapKind.Standalone, (uint)quickBinLimit);
         if (_heap == null) throw new OutOfMemoryException("ft_malloc: could not map a heap");
     }
 
@@ -66,10 +68,16 @@ public sealed unsafe class NativeHeap : IDisposable
     /// pointer that <see cref="Free"/> accepts. Returns null when the size is impossible
     /// (over PTRDIFF_MAX) or memory is exhausted, as malloc does.
     /// </summary>
-    public void* Allocate(nuint size) => CAllocator.Malloc(Handle, size);
+    public void* Allocate(nuint size)
+    {
+        lock (_gate) return CAllocator.Malloc(Handle, size);
+    }
 
     /// <summary>Allocates <paramref name="count"/> × <paramref name="size"/> zeroed bytes; null if the product overflows or memory is exhausted.</summary>
-    public void* AllocateZeroed(nuint count, nuint size) => CAllocator.Calloc(Handle, count, size);
+    public void* AllocateZeroed(nuint count, nuint size)
+    {
+        lock (_gate) return CAllocator.Calloc(Handle, count, size);
+    }
 
     /// <summary>
     /// Allocates <paramref name="size"/> bytes aligned to <paramref name="alignment"/>, which
@@ -80,7 +88,7 @@ public sealed unsafe class NativeHeap : IDisposable
     {
         if (alignment == 0 || (alignment & (alignment - 1)) != 0)
             throw new ArgumentException($"alignment {alignment} is not a power of two", nameof(alignment));
-        return CAllocator.AlignedAlloc(Handle, alignment, size);
+        lock (_gate) return CAllocator.AlignedAlloc(Handle, alignment, size);
     }
 
     /// <summary>
@@ -97,7 +105,9 @@ public sealed unsafe class NativeHeap : IDisposable
             Free(pointer);
             return null;
         }
-        PointerStatus status = Heap.Reallocate(Handle, pointer, size, out byte* result);
+        PointerStatus status;
+        byte* result;
+        lock (_gate) status = Heap.Reallocate(Handle, pointer, size, out result);
         ThrowIfInvalid(status, "Reallocate", pointer);
         return result;
     }
@@ -107,13 +117,18 @@ public sealed unsafe class NativeHeap : IDisposable
     public void Free(void* pointer)
     {
         if (pointer == null) return;
-        ThrowIfInvalid(Heap.Free(Handle, pointer), "Free", pointer);
+        PointerStatus status;
+        lock (_gate) status = Heap.Free(Handle, pointer);
+        ThrowIfInvalid(status, "Free", pointer);
     }
 
     /// <summary>Bytes usable at <paramref name="pointer"/>: at least what was asked for.</summary>
     public nuint UsableSize(void* pointer)
     {
-        ThrowIfInvalid(Heap.UsableSize(Handle, pointer, out nuint usable), "UsableSize", pointer);
+        PointerStatus status;
+        nuint usable;
+        lock (_gate) status = Heap.UsableSize(Handle, pointer, out usable);
+        ThrowIfInvalid(status, "UsableSize", pointer);
         return usable;
     }
 
@@ -122,8 +137,7 @@ public sealed unsafe class NativeHeap : IDisposable
     {
         Heap* heap = Handle;
         var zones = new List<ZoneInfo>();
-        heap->Lock.Enter();
-        try
+        lock (_gate)
         {
             for (var cursor = new ZoneCursor(heap); cursor.MoveNext();)
             {
@@ -139,27 +153,21 @@ public sealed unsafe class NativeHeap : IDisposable
                 zones.Add(new ZoneInfo((nuint)zone, (ZoneCategory)zone->Category, zone->MappedBytes, blocks));
             }
         }
-        finally
-        {
-            heap->Lock.Exit();
-        }
         return zones;
     }
 
     /// <summary>Frees every block parked in the quick bins for real, merging it with its neighbours.</summary>
     public void ReleaseCachedBlocks()
     {
-        Heap* heap = Handle;
-        heap->Lock.Enter();
-        Heap.ReleaseQuickBins(heap);
-        heap->Lock.Exit();
+        lock (_gate) Heap.ReleaseQuickBins(Handle);
     }
 
     /// <summary>Checks every invariant of the heap (slow: walks everything).</summary>
     /// <exception cref="InvalidOperationException">An invariant is broken; the message names it and the address.</exception>
     public void Validate()
     {
-        HeapCheck check = HeapValidator.Validate(Handle);
+        HeapCheck check;
+        lock (_gate) check = HeapValidator.Validate(Handle);
         if (!check.Ok) throw new InvalidOperationException($"heap invariant broken: {check.Defect} at 0x{check.Address:X}");
     }
 
@@ -168,19 +176,21 @@ public sealed unsafe class NativeHeap : IDisposable
     {
         Heap* heap = Handle;
         var result = new Dictionary<string, ulong>();
-        heap->Lock.Enter();
-        for (Counter c = 0; c < Counter.Count; c++)
-            result[System.Text.Encoding.ASCII.GetString(CounterNames.Of(c))] = heap->Counters[c];
-        heap->Lock.Exit();
+        lock (_gate)
+            for (Counter c = 0; c < Counter.Count; c++)
+                result[System.Text.Encoding.ASCII.GetString(CounterNames.Of(c))] = heap->Counters[c];
         return result;
     }
 
     /// <summary>Unmaps every zone and the heap itself. Further calls throw ObjectDisposedException.</summary>
     public void Dispose()
     {
-        if (_heap == null) return;
-        Heap.Destroy(_heap);
-        _heap = null;
+        lock (_gate)
+        {
+            if (_heap == null) return;
+            Heap.Destroy(_heap);
+            _heap = null;
+        }
         GC.SuppressFinalize(this);
     }
 

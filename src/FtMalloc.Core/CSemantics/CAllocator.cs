@@ -8,8 +8,9 @@
 //   aligned_alloc        EINVAL unless alignment is a power of two
 //   memalign             alignment rounded up to a power of two (glibc)
 //   calloc               zeroed memory, also when a block is reused
-// Exported symbols (FtMalloc.Native) forward here with the process heap; tests call
-// these directly with heaps of their own.
+// Exported symbols (FtMalloc.Native) forward here with the calling thread's heap, which
+// is null for a thread that could not get one (then every allocation says ENOMEM, and
+// frees still work); tests call these directly with heaps of their own.
 using FtMalloc.Core.Introspection;
 using FtMalloc.Core.Memory;
 using FtMalloc.Core.Os;
@@ -21,7 +22,7 @@ internal static unsafe class CAllocator
 {
     public static void* Malloc(Heap* heap, nuint size)
     {
-        if (size > Categories.MaxRequest) return OutOfMemory();
+        if (size > Categories.MaxRequest || heap == null) return OutOfMemory();
         byte* p = Heap.Allocate(heap, size);
         return p != null ? p : OutOfMemory();
     }
@@ -51,7 +52,7 @@ internal static unsafe class CAllocator
             Free(heap, pointer);
             return null;
         }
-        if (size > Categories.MaxRequest) return OutOfMemory();
+        if (size > Categories.MaxRequest || heap == null) return OutOfMemory();
         PointerStatus status = Heap.Reallocate(heap, pointer, size, out byte* result);
         if (status != PointerStatus.Valid)
         {
@@ -139,7 +140,7 @@ internal static unsafe class CAllocator
 
     private static void* AlignedOrNull(Heap* heap, nuint alignment, nuint size)
     {
-        if (size > Categories.MaxRequest || alignment > Categories.MaxRequest / 2) return null;
+        if (size > Categories.MaxRequest || alignment > Categories.MaxRequest / 2 || heap == null) return null;
         return Heap.AllocateAligned(heap, size, alignment);
     }
 

@@ -26,9 +26,7 @@ internal static unsafe class Misuse
     /// <summary>Reports a bad pointer; returns only if the check mode says to carry on.</summary>
     public static void Report(Heap* heap, CFunction function, void* pointer, PointerStatus status)
     {
-        heap->Lock.Enter();
-        heap->Counters.Add(Stats.Counter.MisuseDetected, 1);
-        heap->Lock.Exit();
+        if (heap != null) heap->Counters.Add(Stats.Counter.MisuseDetected, 1);
         int mode = Settings.CheckMode;
         if (mode == 0) return;
         int savedErrno = Libc.Errno;

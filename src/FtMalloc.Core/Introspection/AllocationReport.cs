@@ -1,7 +1,8 @@
 // show_alloc_mem: every zone of a heap and every allocated block in it, by increasing
 // address, then the total of the requested sizes. Zones come from the zone map walk
-// (already in address order), blocks from the zone's physical order. Holds the heap
-// lock while it prints, so the picture is consistent.
+// (already in address order), blocks from the zone's physical order. The caller keeps
+// the heap still: the managed API holds its heap's lock; the C library shows every
+// thread's zones (owner null) while those threads may run, a best-effort picture.
 //
 //   TINY : 0xA0000
 //   0xA0020 - 0xA004A : 42 bytes
@@ -19,7 +20,6 @@ internal static unsafe class AllocationReport
     {
         var sink = new OutputSink(fd);
         ulong total = 0;
-        heap->Lock.Enter();
         for (var zones = new ZoneCursor(heap); zones.MoveNext();)
         {
             Zone* zone = zones.Current;
@@ -40,7 +40,6 @@ internal static unsafe class AllocationReport
                 total += b->Requested;
             }
         }
-        heap->Lock.Exit();
         sink.Append("Total : "u8);
         sink.AppendDecimal(total);
         sink.Append(" bytes\n"u8);

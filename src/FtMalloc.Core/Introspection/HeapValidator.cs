@@ -41,15 +41,8 @@ internal readonly unsafe struct HeapCheck
 
 internal static unsafe class HeapValidator
 {
+    /// <summary>Checks <paramref name="heap"/>, which no other thread may change meanwhile.</summary>
     public static HeapCheck Validate(Heap* heap)
-    {
-        heap->Lock.Enter();
-        HeapCheck result = ValidateLocked(heap);
-        heap->Lock.Exit();
-        return result;
-    }
-
-    private static HeapCheck ValidateLocked(Heap* heap)
     {
         nuint freeTiny = 0, freeSmall = 0, emptyTiny = 0, emptySmall = 0, zonesSeen = 0, cached = 0;
         ulong inUse = 0;

@@ -11,6 +11,7 @@ internal unsafe struct ZoneCursor
     private readonly Heap* _heap;
     public Zone* Current;
 
+    /// <summary>Zones of <paramref name="heap"/>, or of every heap when it is null.</summary>
     public ZoneCursor(Heap* heap)
     {
         _heap = heap;

@@ -1,9 +1,8 @@
 // The one-line statistics record written at exit when FT_MALLOC_STATS=1: every counter
-// of the heap as name=value, prefixed by the process id. Tools (the ftmalloc launcher,
+// (summed over the process's heaps) as name=value, prefixed by the process id. Tools (the ftmalloc launcher,
 // the tests) parse it to prove that the library served a program.
 //
 //   ft_malloc: stats pid=4242 mallocs=1024 frees=1000 ... misuse_detected=0
-using FtMalloc.Core.Memory;
 using FtMalloc.Core.Os;
 using FtMalloc.Core.Stats;
 
@@ -11,20 +10,18 @@ namespace FtMalloc.Core.Introspection;
 
 internal static unsafe class StatsLine
 {
-    public static void Write(Heap* heap, int fd)
+    public static void Write(HeapCounters* counters, int fd)
     {
         var sink = new OutputSink(fd);
         sink.Append("ft_malloc: stats pid="u8);
         sink.AppendDecimal((ulong)Libc.getpid());
-        heap->Lock.Enter();
         for (Counter c = 0; c < Counter.Count; c++)
         {
             sink.Append(" "u8);
             sink.Append(CounterNames.Of(c));
             sink.Append("="u8);
-            sink.AppendDecimal(heap->Counters[c]);
+            sink.AppendDecimal((*counters)[c]);
         }
-        heap->Lock.Exit();
         sink.Append("\n"u8);
         sink.Flush();
     }

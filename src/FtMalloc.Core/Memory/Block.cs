@@ -27,6 +27,8 @@ internal unsafe struct Block
     public const uint FlagFree = 1;
     /// <summary>Parked in a quick bin of its heap (QuickBins.cs): neither allocated nor free.</summary>
     public const uint FlagCached = 2;
+    /// <summary>Freed by a thread that does not own it, waiting on its owner's remote-free list (Heap.Remote.cs).</summary>
+    public const uint FlagRemote = 4;
 
     /// <summary>Bytes of the physically previous block; 0 for the first block of the zone.</summary>
     public uint PrevSize;

@@ -1,12 +1,17 @@
-// A heap owns zones and hands out blocks from them. It is the unit of ownership and
-// of locking: every operation on a heap takes its lock once. The C ABI uses one heap
-// for the whole process (FtMalloc.Native's ProcessHeap); the managed API creates and
-// disposes heaps of its own. A heap lives in pages of its own, mapped by Create.
+// A heap owns zones and hands out blocks from them. It is the unit of ownership: one
+// thread at a time owns a heap and only the owner changes its blocks, lists and zones,
+// so no operation takes a lock. The C ABI gives every thread a heap of its own
+// (FtMalloc.Native's ThreadHeap, HeapRegistry.cs); a block freed by another thread goes
+// back to its owner through the owner's remote-free list (Heap.Remote.cs). The managed
+// API's heaps are Standalone: their callers serialise the calls, and a block of any other
+// heap is an error. A heap lives in pages of its own, mapped by Create.
 //
 // Glossary
 //   zone      a mapping owned by this heap (Zone.cs); TINY/SMALL zones hold many blocks
 //   block     a piece of a zone (Block.cs); free blocks sit on the category's FreeLists
 //   spare     the one empty zone per category that stays mapped instead of going back
+//   owner     the thread that may change the heap (HeapRegistry hands heaps to threads)
+//   remote    a free of a block by a thread that does not own its heap
 //
 // Invariants (HeapValidator checks them all)
 //   a TINY/SMALL block is on TinyFree/SmallFree  <=>  it is free
@@ -33,9 +38,11 @@ namespace FtMalloc.Core.Memory;
 internal unsafe partial struct Heap
 {
     // Field order matters for a page-aligned heap: everything the first TINY and SMALL
-    // allocations touch (lock, zone lists, counters, both bitmaps, SMALL's large lists and
+    // allocations touch (zone lists, counters, bins, both bitmaps, SMALL's large lists and
     // TINY's lists up to 64 KiB) lies in the first 4 KiB page.
-    public SpinLock Lock;
+    public HeapKind Kind;
+    /// <summary>HeapState: written by HeapRegistry with compare-and-swap.</summary>
+    public int State;
     public Zone* TinyZones;
     public Zone* SmallZones;
     public Zone* LargeZones;
@@ -45,15 +52,22 @@ internal unsafe partial struct Heap
     public QuickBins Bins;
     public FreeLists SmallFree;
     public FreeLists TinyFree;
+    /// <summary>HeapRegistry's links (all heaps; abandoned heaps), under the registry lock.</summary>
+    public Heap* NextInRegistry;
+    public Heap* NextAbandoned;
+    /// <summary>Other threads write here (Heap.Remote.cs): a cache line of its own.</summary>
+    public RemoteFreeList Remote;
 
     // ---- lifetime -------------------------------------------------------------------
 
     /// <summary>A new empty heap in pages of its own; <paramref name="quickBinLimit"/> blocks per quick bin (0: none).</summary>
-    public static Heap* Create(uint quickBinLimit = QuickBins.DefaultLimit)
+    public static Heap* Create(HeapKind kind, uint quickBinLimit = QuickBins.DefaultLimit)
     {
         PageMemory.Initialize();
         Heap* heap = (Heap*)PageMemory.Map(PageMemory.RoundUpToPages((nuint)sizeof(Heap)), PageMemory.PageSize);
-        if (heap != null) heap->Bins.Limit = quickBinLimit;
+        if (heap == null) return null;
+        heap->Kind = kind;
+        heap->Bins.Limit = quickBinLimit;
         return heap;
     }
 
@@ -64,7 +78,6 @@ internal unsafe partial struct Heap
     /// </summary>
     public static bool MapSpareZones(Heap* heap)
     {
-        heap->Lock.Enter();
         bool mapped = true;
         for (Category c = Category.Tiny; c <= Category.Small; c++)
         {
@@ -73,8 +86,19 @@ internal unsafe partial struct Heap
             if (MapZone(heap, c)) spare = ZoneListOf(heap, c);
             else mapped = false;
         }
-        heap->Lock.Exit();
         return mapped;
+    }
+
+    /// <summary>Unmaps the spare zones that are still empty (a heap whose thread exited keeps none).</summary>
+    public static void ReturnSpareZones(Heap* heap)
+    {
+        for (Category c = Category.Tiny; c <= Category.Small; c++)
+        {
+            Zone* spare = c == Category.Tiny ? heap->TinySpare : heap->SmallSpare;
+            if (spare == null || !IsEmpty(spare)) continue;
+            FreeListsOf(heap, c).Remove((Block*)spare->AreaStart);
+            ReturnZone(heap, spare);
+        }
     }
 
     /// <summary>Unmaps every zone of the heap, then the heap itself. Its blocks are gone.</summary>
@@ -97,7 +121,6 @@ internal unsafe partial struct Heap
         Category category = Categories.Of(request);
         if (category == Category.Large) return AllocateLarge(heap, request, Categories.Granule);
         nuint blockBytes = Categories.BlockBytesFor(request);
-        heap->Lock.Enter();
         Block* block = category == Category.Tiny ? heap->Bins.Pop(blockBytes) : null;
         if (block == null)
         {
@@ -110,7 +133,6 @@ internal unsafe partial struct Heap
             Commit(heap, block, request);
             payload = Block.PayloadOf(block);
         }
-        heap->Lock.Exit();
         return payload;
     }
 
@@ -127,7 +149,6 @@ internal unsafe partial struct Heap
                           : Category.Large;
         if (category == Category.Large) return AllocateLarge(heap, request, alignment);
 
-        heap->Lock.Enter();
         Block* block = TakeFreeBlock(heap, category, search);
         byte* payload = null;
         if (block != null)
@@ -147,32 +168,36 @@ internal unsafe partial struct Heap
             Commit(heap, block, request);
             payload = Block.PayloadOf(block);
         }
-        heap->Lock.Exit();
         return payload;
     }
 
-    /// <summary>Gives a block back. Returns what was wrong with the pointer, if anything; a bad pointer changes nothing.</summary>
+    /// <summary>
+    /// Gives a block back: at once if this heap owns it, through its owner's remote-free
+    /// list if another shared heap does (<paramref name="heap"/> may then be null: a thread
+    /// that has no heap yet). Returns what was wrong with the pointer, if anything; a bad
+    /// pointer changes nothing.
+    /// </summary>
     public static PointerStatus Free(Heap* heap, void* pointer)
     {
-        heap->Lock.Enter();
         PointerStatus status = Locate(heap, pointer, out Zone* zone, out Block* block);
-        if (status == PointerStatus.Valid)
-        {
-            heap->Counters.Add(Counter.Frees, 1);
-            if (zone->Category == Category.Large)
-            {
-                heap->Counters.Subtract(Counter.InUseBytes, zone->LargeRequested);
-                ReturnZone(heap, zone);
-            }
-            else
-            {
-                heap->Counters.Subtract(Counter.InUseBytes, block->Requested);
-                if (zone->Category != Category.Tiny || !heap->Bins.TryPush(block))
-                    Release(heap, zone->Category, zone, block);
-            }
-        }
-        heap->Lock.Exit();
+        if (status == PointerStatus.Valid) FreeOwned(heap, zone, block);
+        else if (status == PointerStatus.OtherHeap && IsRemoteFreeAllowed(heap, zone)) status = FreeRemote(zone, pointer);
         return status;
+    }
+
+    /// <summary>Frees a valid allocated block of this heap: into a quick bin, or merged into the free lists, or (LARGE) unmapped.</summary>
+    private static void FreeOwned(Heap* heap, Zone* zone, Block* block)
+    {
+        heap->Counters.Add(Counter.Frees, 1);
+        if (zone->Category == Category.Large)
+        {
+            heap->Counters.Subtract(Counter.InUseBytes, zone->LargeRequested);
+            ReturnZone(heap, zone);
+            return;
+        }
+        heap->Counters.Subtract(Counter.InUseBytes, block->Requested);
+        if (zone->Category != Category.Tiny || !heap->Bins.TryPush(block))
+            Release(heap, zone->Category, zone, block);
     }
 
     /// <summary>
@@ -183,13 +208,10 @@ internal unsafe partial struct Heap
     public static PointerStatus Reallocate(Heap* heap, void* pointer, nuint request, out byte* result)
     {
         result = null;
-        heap->Lock.Enter();
         PointerStatus status = Locate(heap, pointer, out Zone* zone, out Block* block);
-        if (status != PointerStatus.Valid)
-        {
-            heap->Lock.Exit();
-            return status;
-        }
+        if (status == PointerStatus.OtherHeap && IsRemoteFreeAllowed(heap, zone))
+            return ReallocateForeign(heap, zone, pointer, request, out result);
+        if (status != PointerStatus.Valid) return status;
         bool inPlace = zone->Category == Category.Large
             ? TryResizeLargeInPlace(heap, zone, request)
             : Categories.Of(request) == zone->Category && TryResizeInPlace(heap, zone, block, request);
@@ -198,10 +220,6 @@ internal unsafe partial struct Heap
         {
             heap->Counters.Add(Counter.Reallocs, 1);
             heap->Counters.Add(Counter.ReallocsInPlace, 1);
-        }
-        heap->Lock.Exit();
-        if (inPlace)
-        {
             result = (byte*)pointer;
             return status;
         }
@@ -209,10 +227,23 @@ internal unsafe partial struct Heap
         byte* moved = Allocate(heap, request);
         if (moved == null) return status;
         Libc.memcpy(moved, pointer, oldUsable < request ? oldUsable : request);
-        Free(heap, pointer);
-        heap->Lock.Enter();
+        FreeOwned(heap, zone, block);
         heap->Counters.Add(Counter.Reallocs, 1);
-        heap->Lock.Exit();
+        result = moved;
+        return status;
+    }
+
+    /// <summary>realloc of another thread's block: a new block here, the data copied, the old one freed remotely.</summary>
+    private static PointerStatus ReallocateForeign(Heap* heap, Zone* zone, void* pointer, nuint request, out byte* result)
+    {
+        result = null;
+        PointerStatus status = CheckForeign(zone, pointer, out nuint oldUsable);
+        if (status != PointerStatus.Valid) return status;
+        byte* moved = Allocate(heap, request);
+        if (moved == null) return status;
+        Libc.memcpy(moved, pointer, oldUsable < request ? oldUsable : request);
+        status = FreeRemote(zone, pointer);
+        heap->Counters.Add(Counter.Reallocs, 1);
         result = moved;
         return status;
     }
@@ -220,25 +251,21 @@ internal unsafe partial struct Heap
     /// <summary>Bytes the caller may use at <paramref name="pointer"/> (at least what it asked for).</summary>
     public static PointerStatus UsableSize(Heap* heap, void* pointer, out nuint usable)
     {
-        heap->Lock.Enter();
         PointerStatus status = Locate(heap, pointer, out Zone* zone, out Block* block);
+        if (status == PointerStatus.OtherHeap && IsRemoteFreeAllowed(heap, zone)) return CheckForeign(zone, pointer, out usable);
         usable = status == PointerStatus.Valid ? UsableBytes(zone, block) : 0;
-        heap->Lock.Exit();
         return status;
     }
 
     /// <summary>Bytes the caller asked for at <paramref name="pointer"/>, or 0 if it is not a live block.</summary>
     public static nuint RequestedSize(Heap* heap, void* pointer)
     {
-        heap->Lock.Enter();
         PointerStatus status = Locate(heap, pointer, out Zone* zone, out Block* block);
-        nuint requested = status != PointerStatus.Valid ? 0
-                        : zone->Category == Category.Large ? zone->LargeRequested : block->Requested;
-        heap->Lock.Exit();
-        return requested;
+        return status != PointerStatus.Valid ? 0
+             : zone->Category == Category.Large ? zone->LargeRequested : block->Requested;
     }
 
-    // ---- the pieces (all called with the lock held) -----------------------------------
+    // ---- the pieces (all called by the owner) ------------------------------------------
 
     /// <summary>Checks a pointer against the zone map and the zone's start bitmap before reading any header it seems to have.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -249,7 +276,7 @@ internal unsafe partial struct Heap
         if (((nuint)pointer & (Categories.Granule - 1)) != 0) return PointerStatus.Misaligned;
         zone = ZoneMap.Lookup(pointer);
         if (zone == null) return PointerStatus.NotOurs;
-        if (zone->Owner != heap) return PointerStatus.OtherHeap;
+        if (zone->Owner != heap) return PointerStatus.OtherHeap; // the block's header is not ours to read
         if (zone->Category == Category.Large)
             return (byte*)pointer == zone->AreaStart ? PointerStatus.Valid : PointerStatus.NotBlockStart;
         block = Block.FromPayload(pointer);
@@ -263,13 +290,15 @@ internal unsafe partial struct Heap
             : block->Size - Categories.BlockHeaderBytes;
 
     /// <summary>
-    /// A free block of at least <paramref name="bytes"/>, unlinked. When none fits, the quick
-    /// bins are released first (their blocks may merge into one that fits), then a zone is mapped.
+    /// A free block of at least <paramref name="bytes"/>, unlinked. When none fits, the blocks
+    /// other threads gave back are taken in, then the quick bins are released (their blocks
+    /// may merge into one that fits), and only then is a zone mapped.
     /// </summary>
     private static Block* TakeFreeBlock(Heap* heap, Category category, nuint bytes)
     {
         ref FreeLists lists = ref FreeListsOf(heap, category);
         Block* block = lists.TakeFit(bytes);
+        if (block == null && heap->Remote.IsPending && DrainRemoteFrees(heap) != 0) block = lists.TakeFit(bytes);
         if (block == null && category == Category.Tiny && ReleaseQuickBins(heap) != 0) block = lists.TakeFit(bytes);
         if (block == null && MapZone(heap, category)) block = lists.TakeFit(bytes);
         return block;
@@ -450,12 +479,11 @@ internal unsafe partial struct Heap
             PageMemory.Unmap(zone, bytes);
             return null;
         }
-        heap->Lock.Enter();
+        if (heap->Remote.IsPending) DrainRemoteFrees(heap);
         AdoptZone(heap, zone);
         heap->Counters.Add(Counter.Mallocs, 1);
         heap->Counters.Add(Counter.BytesRequested, request);
         heap->Counters.AddWithPeak(Counter.InUseBytes, Counter.PeakInUseBytes, request);
-        heap->Lock.Exit();
         return zone->AreaStart;
     }
 

@@ -30,7 +30,8 @@ internal unsafe struct Zone
     /// <summary>Bytes of the whole mapping.</summary>
     public nuint MappedBytes;
     public Category Category;
-    public uint Reserved;
+    /// <summary>LARGE only: set (compare-and-swap) by the thread that frees it remotely; catches a second free.</summary>
+    public int RemoteFreed;
     /// <summary>TINY/SMALL: first block header. LARGE: the payload.</summary>
     public byte* AreaStart;
     /// <summary>TINY/SMALL: end of the last block. LARGE: end of the mapping.</summary>

@@ -88,7 +88,8 @@ internal static unsafe class ZoneMap
     /// <summary>
     /// Visits the chunks that start a zone, in increasing address order: the zone-map
     /// walk that gives show_alloc_mem its order without sorting or allocating.
-    /// Returns the next zone starting above <paramref name="after"/>, or null.
+    /// Returns the next zone of <paramref name="owner"/> (any owner if null) starting above
+    /// <paramref name="after"/>, or null.
     /// </summary>
     public static Zone* NextZoneAbove(nuint after, Heap* owner)
     {
@@ -104,7 +105,7 @@ internal static unsafe class ZoneMap
                 continue;
             }
             Zone* z = leaf[(a >> ChunkShift) & (LeafEntries - 1)];
-            if (z != null && (nuint)z == a && z->Owner == owner) return z;
+            if (z != null && (nuint)z == a && (owner == null || z->Owner == owner)) return z;
             a += ChunkBytes;
         }
         return null;

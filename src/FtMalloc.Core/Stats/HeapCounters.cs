@@ -19,6 +19,12 @@ internal unsafe struct HeapCounters
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Subtract(Counter counter, ulong amount) => _values[(int)counter] -= amount;
 
+    /// <summary>Adds every counter of <paramref name="other"/> to this one.</summary>
+    public void AddAll(ref HeapCounters other)
+    {
+        for (int i = 0; i < (int)Counter.Count; i++) _values[i] += other._values[i];
+    }
+
     /// <summary>Adds to a "now" counter and raises its peak companion.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void AddWithPeak(Counter now, Counter peak, ulong amount)

@@ -1,0 +1,121 @@
+// Every shared heap of the process, and the pool of heaps whose threads have exited.
+// A thread gets a heap from Acquire: an abandoned one if there is one (with the blocks
+// its last owner left behind, which stay valid), else a new one. When the thread exits,
+// Abandon gives back what it can (remote frees taken in, quick bins released, empty spare
+// zones unmapped) and puts the heap in the pool. Heaps are never unmapped: 10,000
+// short-lived threads reuse a handful of heaps.
+//
+// A heap in the pool still receives remote frees. The thread that pushes one sees the
+// Abandoned state and reclaims: it takes the heap (Abandoned -> Reclaiming), frees the
+// pushed blocks as the owner would, returns empty zones, and puts it back. So a program
+// whose threads have all exited still gets its memory back when other threads free.
+//
+// fork(): the registry lock is held across fork. In the child only the forking thread
+// exists; a heap that another thread owned (or was reclaiming) at that moment may be
+// half-updated, so it becomes Dead: never adopted or reclaimed again. Its blocks stay
+// valid and frees of them are accepted (they wait on its remote list forever).
+//
+// Invariants
+//   every shared heap ever created is on s_all exactly once
+//   a heap on s_abandoned is Abandoned, Reclaiming or Dead (Dead ones are dropped lazily)
+//   State transitions: Owned -> Abandoned (its owner, at exit); Abandoned -> Owned (Acquire);
+//   Abandoned <-> Reclaiming (TryReclaim); Owned/Reclaiming -> Dead (fork child only)
+using System.Threading;
+using FtMalloc.Core.Stats;
+
+namespace FtMalloc.Core.Memory;
+
+internal static unsafe class HeapRegistry
+{
+    private static SpinLock s_lock;
+    private static nint s_all;        // Heap*, linked by NextInRegistry
+    private static nint s_abandoned;  // Heap*, linked by NextAbandoned
+
+    /// <summary>A heap for a thread that has none; null when no memory can be mapped.</summary>
+    public static Heap* Acquire()
+    {
+        Heap* heap = null;
+        s_lock.Enter();
+        Heap** link = (Heap**)System.Runtime.CompilerServices.Unsafe.AsPointer(ref s_abandoned);
+        while (*link != null)
+        {
+            Heap* candidate = *link;
+            int state = Interlocked.CompareExchange(ref candidate->State, HeapState.Owned, HeapState.Abandoned);
+            if (state == HeapState.Abandoned || state == HeapState.Dead)
+            {
+                *link = candidate->NextAbandoned; // taken, or dropped for good
+                if (state == HeapState.Abandoned)
+                {
+                    heap = candidate;
+                    break;
+                }
+                continue;
+            }
+            link = &candidate->NextAbandoned; // being reclaimed right now: leave it
+        }
+        s_lock.Exit();
+        if (heap == null)
+        {
+            heap = Heap.Create(HeapKind.Shared);
+            if (heap == null) return null;
+            s_lock.Enter();
+            heap->NextInRegistry = (Heap*)s_all;
+            s_all = (nint)heap;
+            s_lock.Exit();
+        }
+        if (heap->Remote.IsPending) Heap.DrainRemoteFrees(heap);
+        return heap;
+    }
+
+    /// <summary>The owner of <paramref name="heap"/> is exiting: tidy the heap and put it in the pool.</summary>
+    public static void Abandon(Heap* heap)
+    {
+        Heap.DrainRemoteFrees(heap);
+        Heap.ReleaseQuickBins(heap);
+        Heap.ReturnSpareZones(heap);
+        s_lock.Enter();
+        Volatile.Write(ref heap->State, HeapState.Abandoned);
+        heap->NextAbandoned = (Heap*)s_abandoned;
+        s_abandoned = (nint)heap;
+        s_lock.Exit();
+        // A free pushed between the drain and the state change found the heap Owned and
+        // left the work to the owner, which is gone: do it now.
+        if (heap->Remote.IsPending) TryReclaim(heap);
+    }
+
+    /// <summary>Takes in the remote frees of an abandoned heap, unless someone else is on it.</summary>
+    public static void TryReclaim(Heap* heap)
+    {
+        while (Interlocked.CompareExchange(ref heap->State, HeapState.Reclaiming, HeapState.Abandoned) == HeapState.Abandoned)
+        {
+            Heap.DrainRemoteFrees(heap);
+            Heap.ReturnSpareZones(heap);
+            Volatile.Write(ref heap->State, HeapState.Abandoned);
+            if (!heap->Remote.IsPending) return; // else a push came in while we held it
+        }
+    }
+
+    /// <summary>Adds every heap's counters into <paramref name="total"/> (peaks add up to an upper bound of the process's peak).</summary>
+    public static void SumCounters(HeapCounters* total)
+    {
+        s_lock.Enter();
+        for (Heap* h = (Heap*)s_all; h != null; h = h->NextInRegistry) total->AddAll(ref h->Counters);
+        s_lock.Exit();
+    }
+
+    public static void BeforeFork() => s_lock.Enter();
+
+    public static void AfterForkInParent() => s_lock.Exit();
+
+    /// <summary>In the child: only <paramref name="survivor"/>'s thread exists; heaps other threads were using are now Dead.</summary>
+    public static void AfterForkInChild(Heap* survivor)
+    {
+        s_lock.Reset();
+        for (Heap* h = (Heap*)s_all; h != null; h = h->NextInRegistry)
+        {
+            if (h == survivor) continue;
+            int state = h->State;
+            if (state == HeapState.Owned || state == HeapState.Reclaiming) h->State = HeapState.Dead;
+        }
+    }
+}

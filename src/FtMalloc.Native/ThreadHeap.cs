@@ -1,0 +1,145 @@
+// Each thread's heap, and the process hooks. The C ABI finds the calling thread's heap
+// with pthread_getspecific (one call; [ThreadStatic] would need the .NET runtime). A
+// thread gets a heap at its first allocation (HeapRegistry.Acquire: an abandoned one if
+// possible); a thread that only frees needs none (its frees go to the blocks' owners).
+// When a thread exits, the key's destructor abandons its heap to the registry.
+//
+// Set-up runs when ld.so loads the library (the link names ft_malloc_on_load as DT_INIT):
+// it reads the settings, creates the key, gives the loading (main) thread its heap with
+// a TINY and a SMALL zone mapped ahead of need, registers the fork handlers and, when a
+// report is asked for, the exit handler. Registration may itself call malloc, so it runs
+// once the main thread's heap is ready. If another library's constructor calls malloc
+// even earlier, that first call runs the set-up.
+using System.Runtime;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Threading;
+using FtMalloc.Core.Introspection;
+using FtMalloc.Core.Memory;
+using FtMalloc.Core.Options;
+using FtMalloc.Core.Os;
+using FtMalloc.Core.Stats;
+
+namespace FtMalloc.Native;
+
+internal static unsafe class ThreadHeap
+{
+    private static uint s_key;
+    private static int s_state; // 0 untouched, 1 setting up, 2 ready
+    private static HeapCounters s_exitTotals;
+
+    /// <summary>The calling thread's heap, or null if it has none yet (enough for free).</summary>
+    public static Heap* Current
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Volatile.Read(ref s_state) == 2 ? (Heap*)Pthread.pthread_getspecific(s_key) : null;
+    }
+
+    /// <summary>The calling thread's heap, created (or adopted) on its first allocation.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Heap* Get()
+    {
+        Heap* heap = Current;
+        return heap != null ? heap : Attach();
+    }
+
+    /// <summary>Gives the calling thread a heap; null only if not even a heap's two pages can be mapped (the C layer then says ENOMEM).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Heap* Attach()
+    {
+        if (Volatile.Read(ref s_state) != 2)
+        {
+            SetUp();
+            Heap* mine = (Heap*)Pthread.pthread_getspecific(s_key);
+            if (mine != null) return mine;
+        }
+        Heap* heap = HeapRegistry.Acquire();
+        if (heap != null) Pthread.pthread_setspecific(s_key, heap);
+        return heap;
+    }
+
+    [RuntimeExport("ft_malloc_on_load")]
+    private static void OnLoad() => SetUp();
+
+    private static void SetUp()
+    {
+        if (Interlocked.CompareExchange(ref s_state, 1, 0) != 0)
+        {
+            // Another thread is setting up; it takes microseconds.
+            while (Volatile.Read(ref s_state) != 2) Libc.sched_yield();
+            return;
+        }
+        PageMemory.Initialize();
+        Settings.Load();
+        uint key;
+        Pthread.pthread_key_create(&key, (delegate* unmanaged<void*, void>)(delegate*<void*, void>)&OnThreadExit);
+        s_key = key;
+        Heap* main = HeapRegistry.Acquire();
+        if (main != null)
+        {
+            // Zones are mapped ahead of need (the textbook's preallocated zones): the first
+            // TINY and SMALL allocations then touch no fresh page of metadata. A refusal is
+            // not an error here: the first allocation tries again and reports ENOMEM.
+            Heap.MapSpareZones(main);
+            Pthread.pthread_setspecific(key, main);
+        }
+        Volatile.Write(ref s_state, 2);
+        ProcessHooks.__register_atfork(
+            (delegate* unmanaged<void>)(delegate*<void>)&BeforeFork,
+            (delegate* unmanaged<void>)(delegate*<void>)&AfterForkInParent,
+            (delegate* unmanaged<void>)(delegate*<void>)&AfterForkInChild,
+            null);
+        // The exit handler only reports; without a report to write it is not registered.
+        if (Settings.StatsAtExit)
+            ProcessHooks.__cxa_atexit((delegate* unmanaged<void*, void>)(delegate*<void*, void>)&AtExit, null, null);
+    }
+
+    [RuntimeExport("ft_malloc_on_thread_exit")]
+    private static void OnThreadExit(void* heap) => HeapRegistry.Abandon((Heap*)heap);
+
+    // fork(): the registry is locked across it; in the child, the heaps of the threads
+    // that do not exist there are retired (HeapRegistry.cs).
+    [RuntimeExport("ft_malloc_before_fork")]
+    private static void BeforeFork() => HeapRegistry.BeforeFork();
+
+    [RuntimeExport("ft_malloc_after_fork_parent")]
+    private static void AfterForkInParent() => HeapRegistry.AfterForkInParent();
+
+    [RuntimeExport("ft_malloc_after_fork_child")]
+    private static void AfterForkInChild() => HeapRegistry.AfterForkInChild(Current);
+
+    [RuntimeExport("ft_malloc_at_exit")]
+    private static void AtExit(void* unused)
+    {
+        if (!Settings.StatsAtExit) return;
+        // Static, not a local: zeroing a local struct this size calls a runtime helper.
+        HeapCounters* total = (HeapCounters*)Unsafe.AsPointer(ref s_exitTotals);
+        HeapRegistry.SumCounters(total);
+        StatsLine.Write(total, Settings.OutputFd);
+    }
+}
+
+/// <summary>Thread-specific data: the thread's heap pointer. None of these calls allocates for the library's own key.</summary>
+internal static unsafe class Pthread
+{
+    [DllImport("libc"), SuppressGCTransition]
+    public static extern int pthread_key_create(uint* key, delegate* unmanaged<void*, void> destructor);
+
+    [DllImport("libc"), SuppressGCTransition]
+    public static extern void* pthread_getspecific(uint key);
+
+    [DllImport("libc"), SuppressGCTransition]
+    public static extern int pthread_setspecific(uint key, void* value);
+}
+
+/// <summary>libc calls that may allocate: only ever made once the calling thread has a heap.</summary>
+internal static unsafe class ProcessHooks
+{
+    // pthread_atfork is only in libc_nonshared.a since glibc 2.34; this is what it calls.
+    [DllImport("libc"), SuppressGCTransition]
+    public static extern int __register_atfork(delegate* unmanaged<void> prepare, delegate* unmanaged<void> parent,
+                                                delegate* unmanaged<void> child, void* dsoHandle);
+
+    [DllImport("libc"), SuppressGCTransition]
+    public static extern int __cxa_atexit(delegate* unmanaged<void*, void> function, void* argument, void* dsoHandle);
+}
