@@ -156,10 +156,17 @@ public sealed unsafe class NativeHeap : IDisposable
         return zones;
     }
 
-    /// <summary>Frees every block parked in the quick bins for real, merging it with its neighbours.</summary>
+    /// <summary>
+    /// Frees every block parked in the quick bins for real (merging it with its neighbours)
+    /// and unmaps the LARGE mappings kept for reuse.
+    /// </summary>
     public void ReleaseCachedBlocks()
     {
-        lock (_gate) Heap.ReleaseQuickBins(Handle);
+        lock (_gate)
+        {
+            Heap.ReleaseQuickBins(Handle);
+            Heap.ReleaseLargeCache(Handle);
+        }
     }
 
     /// <summary>Checks every invariant of the heap (slow: walks everything).</summary>

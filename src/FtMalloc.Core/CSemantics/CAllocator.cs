@@ -37,11 +37,9 @@ internal static unsafe class CAllocator
 
     public static void* Calloc(Heap* heap, nuint count, nuint size)
     {
-        if (!TryMultiply(count, size, out nuint bytes)) return OutOfMemory();
-        byte* p = (byte*)Malloc(heap, bytes);
-        // A LARGE block is always a fresh mapping, and the kernel zeroes those.
-        if (p != null && Categories.Of(bytes) != Category.Large) Libc.memset(p, 0, bytes);
-        return p;
+        if (!TryMultiply(count, size, out nuint bytes) || bytes > Categories.MaxRequest || heap == null) return OutOfMemory();
+        byte* p = Heap.AllocateZeroed(heap, bytes);
+        return p != null ? p : OutOfMemory();
     }
 
     public static void* Realloc(Heap* heap, void* pointer, nuint size)

@@ -50,6 +50,7 @@ internal unsafe partial struct Heap
     public Zone* SmallSpare;
     public HeapCounters Counters;
     public QuickBins Bins;
+    public LargeCache Large;
     public FreeLists SmallFree;
     public FreeLists TinyFree;
     /// <summary>HeapRegistry's links (all heaps; abandoned heaps), under the registry lock.</summary>
@@ -105,6 +106,7 @@ internal unsafe partial struct Heap
     public static void Destroy(Heap* heap)
     {
         ReleaseQuickBins(heap);
+        ReleaseLargeCache(heap);
         for (Category c = Category.Tiny; c <= Category.Large; c++)
         {
             ref Zone* list = ref ZoneListOf(heap, c);
@@ -133,6 +135,17 @@ internal unsafe partial struct Heap
             Commit(heap, block, request);
             payload = Block.PayloadOf(block);
         }
+        return payload;
+    }
+
+    /// <summary>Like Allocate, with the first <paramref name="request"/> bytes zero (a fresh LARGE mapping already is).</summary>
+    public static byte* AllocateZeroed(Heap* heap, nuint request)
+    {
+        bool dirty = true;
+        byte* payload = Categories.Of(request) == Category.Large
+            ? AllocateLarge(heap, request, Categories.Granule, out dirty)
+            : Allocate(heap, request);
+        if (payload != null && dirty) Libc.memset(payload, 0, request);
         return payload;
     }
 
@@ -192,7 +205,7 @@ internal unsafe partial struct Heap
         if (zone->Category == Category.Large)
         {
             heap->Counters.Subtract(Counter.InUseBytes, zone->LargeRequested);
-            ReturnZone(heap, zone);
+            RetireLarge(heap, zone);
             return;
         }
         heap->Counters.Subtract(Counter.InUseBytes, block->Requested);
@@ -460,27 +473,54 @@ internal unsafe partial struct Heap
         return true;
     }
 
-    private static byte* AllocateLarge(Heap* heap, nuint request, nuint alignment)
+    private static byte* AllocateLarge(Heap* heap, nuint request, nuint alignment) => AllocateLarge(heap, request, alignment, out _);
+
+    /// <summary>A LARGE block: a cached mapping that fits (<paramref name="reused"/>: its bytes are not zero), else a fresh one.</summary>
+
+    private static byte* AllocateLarge(Heap* heap, nuint request, nuint alignment, out bool reused)
     {
+        reused = false;
         PageMemory.Initialize();
         nuint offset = (Zone.HeaderBytes + alignment - 1) & ~(alignment - 1);
         if (request > Categories.MaxRequest - offset) return null;
         nuint bytes = PageMemory.RoundUpToPages(offset + request);
-        Zone* zone = (Zone*)PageMemory.Map(bytes, alignment > ZoneMap.ChunkBytes ? alignment : ZoneMap.ChunkBytes);
-        if (zone == null) return null;
-        zone->Owner = heap;
-        zone->MappedBytes = bytes;
-        zone->Category = Category.Large;
+        if (heap->Remote.IsPending) DrainRemoteFrees(heap);
+        Zone* zone = alignment <= ZoneMap.ChunkBytes ? heap->Large.TakeFit(bytes) : null;
+        if (zone != null)
+        {
+            reused = true;
+            if (zone->MappedBytes - bytes > 4 * bytes)
+            {
+                // Keep what this block needs; the rest goes back now.
+                nuint tail = zone->MappedBytes - bytes;
+                PageMemory.Unmap((byte*)zone + bytes, tail);
+                zone->MappedBytes = bytes;
+                zone->AreaEnd = (byte*)zone + bytes;
+                heap->Counters.Add(Counter.MunmapCalls, 1);
+                heap->Counters.Add(Counter.MunmapBytes, tail);
+                heap->Counters.Subtract(Counter.MappedBytes, tail);
+            }
+        }
+        else
+        {
+            zone = (Zone*)PageMemory.Map(bytes, alignment > ZoneMap.ChunkBytes ? alignment : ZoneMap.ChunkBytes);
+            if (zone == null) return null;
+            zone->Owner = heap;
+            zone->MappedBytes = bytes;
+            zone->Category = Category.Large;
+            zone->AreaEnd = (byte*)zone + bytes;
+            CountMapping(heap, zone);
+        }
         zone->AreaStart = (byte*)zone + offset;
-        zone->AreaEnd = (byte*)zone + bytes;
         zone->LargeRequested = request;
+        zone->RemoteFreed = 0;
         if (!ZoneMap.Register(zone, Zone.RegisteredBytes(zone), zone))
         {
-            PageMemory.Unmap(zone, bytes);
+            UnmapZone(heap, zone);
             return null;
         }
-        if (heap->Remote.IsPending) DrainRemoteFrees(heap);
-        AdoptZone(heap, zone);
+        LinkZone(heap, zone);
+        heap->Large.LiveBytes += zone->MappedBytes;
         heap->Counters.Add(Counter.Mallocs, 1);
         heap->Counters.Add(Counter.BytesRequested, request);
         heap->Counters.AddWithPeak(Counter.InUseBytes, Counter.PeakInUseBytes, request);
@@ -490,11 +530,31 @@ internal unsafe partial struct Heap
     /// <summary>Links a freshly mapped zone into its list and counts it.</summary>
     private static void AdoptZone(Heap* heap, Zone* zone)
     {
+        LinkZone(heap, zone);
+        CountMapping(heap, zone);
+    }
+
+    private static void LinkZone(Heap* heap, Zone* zone)
+    {
         ref Zone* list = ref ZoneListOf(heap, zone->Category);
         zone->Prev = null;
         zone->Next = list;
         if (list != null) list->Prev = zone;
         list = zone;
+    }
+
+    private static void UnlinkZone(Heap* heap, Zone* zone)
+    {
+        ref Zone* list = ref ZoneListOf(heap, zone->Category);
+        if (zone->Prev != null) zone->Prev->Next = zone->Next;
+        else list = zone->Next;
+        if (zone->Next != null) zone->Next->Prev = zone->Prev;
+        if (heap->TinySpare == zone) heap->TinySpare = null;
+        if (heap->SmallSpare == zone) heap->SmallSpare = null;
+    }
+
+    private static void CountMapping(Heap* heap, Zone* zone)
+    {
         heap->Counters.Add(Counter.TinyZonesMapped + (int)zone->Category, 1);
         heap->Counters.Add(Counter.MmapCalls, 1);
         heap->Counters.Add(Counter.MmapBytes, zone->MappedBytes);
@@ -504,19 +564,48 @@ internal unsafe partial struct Heap
     /// <summary>Unlinks a zone, forgets it in the zone map, and gives its pages back.</summary>
     private static void ReturnZone(Heap* heap, Zone* zone)
     {
-        ref Zone* list = ref ZoneListOf(heap, zone->Category);
-        if (zone->Prev != null) zone->Prev->Next = zone->Next;
-        else list = zone->Next;
-        if (zone->Next != null) zone->Next->Prev = zone->Prev;
-        if (heap->TinySpare == zone) heap->TinySpare = null;
-        if (heap->SmallSpare == zone) heap->SmallSpare = null;
+        UnlinkZone(heap, zone);
+        ZoneMap.Unregister(zone, Zone.RegisteredBytes(zone));
+        UnmapZone(heap, zone);
+    }
+
+    /// <summary>Gives the pages of a zone that is in no list and not in the zone map back, and counts it.</summary>
+    private static void UnmapZone(Heap* heap, Zone* zone)
+    {
         nuint bytes = zone->MappedBytes;
         heap->Counters.Add(Counter.TinyZonesUnmapped + (int)zone->Category, 1);
         heap->Counters.Add(Counter.MunmapCalls, 1);
         heap->Counters.Add(Counter.MunmapBytes, bytes);
         heap->Counters.Subtract(Counter.MappedBytes, bytes);
-        ZoneMap.Unregister(zone, Zone.RegisteredBytes(zone));
         PageMemory.Unmap(zone, bytes);
+    }
+
+    /// <summary>A freed LARGE zone leaves the heap: into the LARGE cache if it may stay there, else back to the system.</summary>
+    private static void RetireLarge(Heap* heap, Zone* zone)
+    {
+        UnlinkZone(heap, zone);
+        ZoneMap.Unregister(zone, Zone.RegisteredBytes(zone));
+        heap->Large.LiveBytes -= zone->MappedBytes;
+        ref LargeCache cache = ref heap->Large;
+        if (cache.CouldHold(zone->MappedBytes))
+        {
+            while (!cache.TryAdd(zone))
+            {
+                Zone* oldest = cache.RemoveOldest();
+                if (oldest == null) break;
+                UnmapZone(heap, oldest);
+            }
+            if (cache.Count > 0 && cache[cache.Count - 1] == zone) return;
+        }
+        UnmapZone(heap, zone);
+    }
+
+    /// <summary>Unmaps every cached LARGE mapping. Returns how many bytes went back.</summary>
+    public static nuint ReleaseLargeCache(Heap* heap)
+    {
+        nuint released = heap->Large.Bytes;
+        for (Zone* z = heap->Large.RemoveOldest(); z != null; z = heap->Large.RemoveOldest()) UnmapZone(heap, z);
+        return released;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -2,7 +2,7 @@
 // A thread gets a heap from Acquire: an abandoned one if there is one (with the blocks
 // its last owner left behind, which stay valid), else a new one. When the thread exits,
 // Abandon gives back what it can (remote frees taken in, quick bins released, empty spare
-// zones unmapped) and puts the heap in the pool. Heaps are never unmapped: 10,000
+// zones and cached LARGE mappings unmapped) and puts the heap in the pool. Heaps are never unmapped: 10,000
 // short-lived threads reuse a handful of heaps.
 //
 // A heap in the pool still receives remote frees. The thread that pushes one sees the
@@ -73,6 +73,7 @@ internal static unsafe class HeapRegistry
         Heap.DrainRemoteFrees(heap);
         Heap.ReleaseQuickBins(heap);
         Heap.ReturnSpareZones(heap);
+        Heap.ReleaseLargeCache(heap);
         s_lock.Enter();
         Volatile.Write(ref heap->State, HeapState.Abandoned);
         heap->NextAbandoned = (Heap*)s_abandoned;
@@ -90,6 +91,7 @@ internal static unsafe class HeapRegistry
         {
             Heap.DrainRemoteFrees(heap);
             Heap.ReturnSpareZones(heap);
+            Heap.ReleaseLargeCache(heap);
             Volatile.Write(ref heap->State, HeapState.Abandoned);
             if (!heap->Remote.IsPending) return; // else a push came in while we held it
         }

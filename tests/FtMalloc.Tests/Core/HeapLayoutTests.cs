@@ -147,7 +147,30 @@ public unsafe class HeapLayoutTests
         new Span<byte>(p, 1_000_000).Fill(7);
         heap.Free(p);
         Assert.Empty(heap.Walk());
+        heap.ReleaseCachedBlocks(); // the mapping waited in the LARGE cache until now
         Assert.Equal(1UL, heap.Statistics()["zones_large_unmapped"]);
+        Assert.Equal(0UL, heap.Statistics()["mapped_bytes"]);
+    }
+
+    [Fact]
+    public void A_freed_large_mapping_is_reused_for_a_similar_size_and_calloc_zeroes_it()
+    {
+        using var heap = new NativeHeap();
+        byte* p = (byte*)heap.Allocate(1_000_000);
+        new Span<byte>(p, 1_000_000).Fill(0xEE);
+        heap.Free(p);
+        Assert.Throws<InvalidPointerException>(() => heap.Free(p)); // cached is not allocated
+        byte* q = (byte*)heap.AllocateZeroed(1, 900_000);
+        Assert.True(q == p); // same mapping, no new one
+        Assert.True(new Span<byte>(q, 900_000).IndexOfAnyExcept((byte)0) < 0);
+        Assert.Equal(1UL, heap.Statistics()["zones_large"]);
+        byte* far = (byte*)heap.Allocate(300_000); // less than half: not served by a 1 MB mapping
+        heap.Free(q);
+        byte* r = (byte*)heap.Allocate(100_000);
+        Assert.True(r != q);
+        heap.Free(far);
+        heap.Free(r);
+        heap.Validate();
     }
 
     [Fact]
