@@ -5,7 +5,7 @@
  * neighbour overruns it or a realloc that loses data is caught where it happens.
  *
  * What it exercises:
- *   - 8 threads doing malloc / calloc / realloc / posix_memalign / aligned_alloc / free
+ *   - N threads (argv[1], default 8) doing malloc / calloc / realloc / posix_memalign / aligned_alloc / free
  *     on TINY, SMALL and LARGE sizes;
  *   - blocks moved between threads through a mutex-protected exchange and freed by a
  *     thread other than the one that allocated them;
@@ -14,6 +14,9 @@
  *   - fork() in the middle of the storm, while other threads may hold allocator locks:
  *     the child verifies and frees the forking thread's blocks, allocates from a new
  *     thread, and exits 0 only if everything checked out.
+ * usage: stress [THREADS [OPS_PER_THREAD]]   (defaults 8 and 60000; THREADS 1..MAX_THREADS)
+ * The thread that forks in round r is thread (3 * r) % THREADS, so there are ROUNDS forks
+ * whatever the thread count.
  * Exit status: 0 when every check passed, 1 otherwise (with a message on stderr). */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -24,13 +27,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define THREADS 8
+#define MAX_THREADS 256
 #define ROUNDS 2
-#define OPS_PER_THREAD 60000
 #define LOCAL_SLOTS 256
 #define EXCHANGE_SLOTS 64
-#define ORPHAN_SLOTS (THREADS * LOCAL_SLOTS)
-#define FORK_AT (OPS_PER_THREAD / 2)
+#define ORPHAN_SLOTS (MAX_THREADS * LOCAL_SLOTS)
+
+static int g_threads = 8;          /* argv[1] */
+static int g_ops_per_thread = 60000; /* argv[2] */
+#define FORK_AT (g_ops_per_thread / 2)
 
 typedef struct s_block
 {
@@ -338,7 +343,7 @@ static void *worker(void *arg)
     int op;
 
     w = (t_worker *)arg;
-    rng = 0x853C49E6748FEA9Bull ^ ((uint64_t)(w->round * THREADS + w->index + 1) * 0x9E3779B97F4A7C15ull);
+    rng = 0x853C49E6748FEA9Bull ^ ((uint64_t)(w->round * g_threads + w->index + 1) * 0x9E3779B97F4A7C15ull);
     memset(local, 0, sizeof local);
 
     /* Round 2 starts by verifying and freeing what the threads of round 1 left behind. */
@@ -359,9 +364,9 @@ static void *worker(void *arg)
         }
     }
 
-    for (op = 0; op < OPS_PER_THREAD && !g_failed; op++)
+    for (op = 0; op < g_ops_per_thread && !g_failed; op++)
     {
-        if (op == FORK_AT && w->index == w->round * 3)
+        if (op == FORK_AT && w->index == (w->round * 3) % g_threads)
             do_fork(local, rng);
         b = &local[next_random(&rng) % LOCAL_SLOTS];
         r = next_random(&rng) % 100;
@@ -396,18 +401,27 @@ static void *worker(void *arg)
     return (NULL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    pthread_t threads[THREADS];
-    t_worker workers[THREADS];
+    static pthread_t threads[MAX_THREADS];
+    static t_worker workers[MAX_THREADS];
     int round;
     int i;
     size_t orphans_left_by_round1;
 
+    if (argc > 1)
+        g_threads = atoi(argv[1]);
+    if (argc > 2)
+        g_ops_per_thread = atoi(argv[2]);
+    if (g_threads < 1 || g_threads > MAX_THREADS || g_ops_per_thread < 2)
+    {
+        fprintf(stderr, "usage: stress [THREADS (1..%d) [OPS_PER_THREAD (>= 2)]]\n", MAX_THREADS);
+        return (2);
+    }
     orphans_left_by_round1 = 0;
     for (round = 0; round < ROUNDS; round++)
     {
-        for (i = 0; i < THREADS; i++)
+        for (i = 0; i < g_threads; i++)
         {
             workers[i].round = round;
             workers[i].index = i;
@@ -417,7 +431,7 @@ int main(void)
                 return (1);
             }
         }
-        for (i = 0; i < THREADS; i++)
+        for (i = 0; i < g_threads; i++)
             pthread_join(threads[i], NULL);
         if (round == 0)
             orphans_left_by_round1 = g_orphan_count;
@@ -431,6 +445,6 @@ int main(void)
     if (g_failed)
         return (1);
     printf("stress: ok threads=%d rounds=%d ops=%d orphans=%zu forks=%d\n",
-           THREADS, ROUNDS, THREADS * ROUNDS * OPS_PER_THREAD, orphans_left_by_round1, ROUNDS);
+           g_threads, ROUNDS, g_threads * ROUNDS * g_ops_per_thread, orphans_left_by_round1, ROUNDS);
     return (0);
 }
