@@ -240,6 +240,7 @@ internal unsafe partial struct Heap
         byte* moved = Allocate(heap, request);
         if (moved == null) return status;
         Libc.memcpy(moved, pointer, oldUsable < request ? oldUsable : request);
+        PerturbFreed(zone, pointer);
         FreeOwned(heap, zone, block);
         heap->Counters.Add(Counter.Reallocs, 1);
         result = moved;
@@ -255,6 +256,7 @@ internal unsafe partial struct Heap
         byte* moved = Allocate(heap, request);
         if (moved == null) return status;
         Libc.memcpy(moved, pointer, oldUsable < request ? oldUsable : request);
+        PerturbFreed(zone, pointer);
         status = FreeRemote(zone, pointer);
         heap->Counters.Add(Counter.Reallocs, 1);
         result = moved;
@@ -336,6 +338,7 @@ internal unsafe partial struct Heap
         block->Requested = (uint)request;
         heap->Counters.Add(Counter.Mallocs, 1);
         heap->Counters.Add(Counter.BytesRequested, request);
+        HeapCounters.Add(&heap->Counters, Counter.BytesServed, block->Size - Categories.BlockHeaderBytes);
         heap->Counters.AddWithPeak(Counter.InUseBytes, Counter.PeakInUseBytes, request);
     }
 
@@ -523,6 +526,7 @@ internal unsafe partial struct Heap
         heap->Large.LiveBytes += zone->MappedBytes;
         heap->Counters.Add(Counter.Mallocs, 1);
         heap->Counters.Add(Counter.BytesRequested, request);
+        heap->Counters.Add(Counter.BytesServed, (nuint)(zone->AreaEnd - zone->AreaStart));
         heap->Counters.AddWithPeak(Counter.InUseBytes, Counter.PeakInUseBytes, request);
         return zone->AreaStart;
     }
