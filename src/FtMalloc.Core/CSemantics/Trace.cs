@@ -66,7 +66,7 @@ internal static unsafe class Trace
         s_pid = (ulong)Libc.getpid();
         s_length = 0;
         Append("# ft_malloc trace 1 pid="u8);
-        Decimal(s_pid);
+        Decimal(s_pid, leadingSpace: false);
         Append("\n"u8);
         s_fd = fd;
         return true;
