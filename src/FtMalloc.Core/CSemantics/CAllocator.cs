@@ -11,6 +11,7 @@
 // Exported symbols (FtMalloc.Native) forward here with the calling thread's heap, which
 // is null for a thread that could not get one (then every allocation says ENOMEM, and
 // frees still work); tests call these directly with heaps of their own.
+using System.Runtime.CompilerServices;
 using FtMalloc.Core.Introspection;
 using FtMalloc.Core.Memory;
 using FtMalloc.Core.Os;
@@ -20,18 +21,20 @@ namespace FtMalloc.Core.CSemantics;
 
 internal static unsafe class CAllocator
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void* Malloc(Heap* heap, nuint size)
     {
         if (size > Categories.MaxRequest || heap == null) return OutOfMemory();
-        byte* p = Heap.Allocate(heap, size);
+        byte* p = Heap.AllocateFast(heap, size);
         return p != null ? p : OutOfMemory();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Free(Heap* heap, void* pointer)
     {
         if (pointer == null) return;
         // errno survives: the only system calls on this path (munmap, write) restore it.
-        PointerStatus status = Heap.Free(heap, pointer);
+        PointerStatus status = Heap.FreeFast(heap, pointer);
         if (status != PointerStatus.Valid) Misuse.Report(heap, CFunction.Free, pointer, status);
     }
 
@@ -150,6 +153,7 @@ internal static unsafe class CAllocator
         return size == 0 || product / size == count;
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static void* OutOfMemory()
     {
         Libc.Errno = Libc.ENOMEM;
