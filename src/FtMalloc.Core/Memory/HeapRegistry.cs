@@ -93,6 +93,7 @@ internal static unsafe class HeapRegistry
         while (Interlocked.CompareExchange(ref heap->State, HeapState.Reclaiming, HeapState.Abandoned) == HeapState.Abandoned)
         {
             Heap.DrainRemoteFrees(heap);
+            Heap.ReleaseQuickBins(heap); // the drained blocks went to the bins: merge them now
             Heap.ReturnSpareZones(heap);
             Heap.ReleaseLargeCache(heap);
             Volatile.Write(ref heap->State, HeapState.Abandoned);
