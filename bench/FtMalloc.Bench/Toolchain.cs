@@ -15,7 +15,8 @@ internal static class Toolchain
         { "-O2", "-pthread", "-fno-builtin-malloc", "-fno-builtin-free", "-fno-builtin-realloc", "-fno-builtin-calloc" };
 
     private static readonly string[] s_drivers =
-        { "churn", "realloc", "large", "million", "fastpath", "livecost", "whichmalloc", "larson", "prodcons" };
+        { "churn", "realloc", "large", "million", "fastpath", "livecost", "whichmalloc", "larson", "prodcons",
+          "falseshare", "threadchurn", "stress" };
 
     // The textbook page-fault programs are compiled as the textbook compiles them: without optimisation.
     private static readonly string[] s_pageFaultTests = { "test0", "test1", "test2" };

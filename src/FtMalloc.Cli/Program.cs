@@ -2,6 +2,7 @@
 //
 //   ftmalloc [--lib PATH] [--stats-file PATH] run [--] PROGRAM [ARGS...]
 //   ftmalloc [--lib PATH] [--stats-file PATH] PROGRAM [ARGS...]      (same as run)
+//   ftmalloc [--lib PATH|glibc] replay [-p PID] [-n] TRACE             (Replay/ReplayCommand.cs)
 //
 // Exit code: the program's (128+N if signal N killed it); 127 / 126 when the program
 // cannot be found / executed, as in the shell; 125 when ftmalloc itself cannot run it
@@ -23,6 +24,8 @@ public static class Program
     private const string Usage =
         "usage: ftmalloc [--lib PATH] [--stats-file PATH] run [--] PROGRAM [ARGS...]\n" +
         "       ftmalloc PROGRAM [ARGS...]        (same as run)\n" +
+        "       ftmalloc [--lib PATH|glibc] replay [-p PID] [-n] TRACE\n" +
+        "                                         (re-run an FT_MALLOC_TRACE recording under an allocator)\n" +
         "       ./ftmalloc test                   (the repository script: install, build, test)\n" +
         "\n" +
         "Runs PROGRAM with libft_malloc.so preloaded, then prints on stderr what the library\n" +
@@ -65,6 +68,8 @@ public static class Program
             }
             break;
         }
+        if (i < args.Length && args[i] == "replay")
+            return Replay.ReplayCommand.Run(args.Skip(i + 1).ToList(), library);
         if (i < args.Length && args[i] == "run")
             i++;
         if (i < args.Length && args[i] == "--")

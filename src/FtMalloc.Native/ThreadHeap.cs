@@ -36,7 +36,6 @@ internal static unsafe class ThreadHeap
     {
         public fixed ulong Slots[CacheSlots];
     }
-    private static HeapCounters s_exitTotals;
 
     /// <summary>The calling thread's heap, or null if it has none yet (enough for free).</summary>
     public static Heap* Current
@@ -104,6 +103,7 @@ internal static unsafe class ThreadHeap
         }
         PageMemory.Initialize();
         Settings.Load();
+        ProcessReports.OnSettingsLoaded();
         uint key;
         Pthread.pthread_key_create(&key, (delegate* unmanaged<void*, void>)(delegate*<void*, void>)&OnThreadExit);
         s_key = key;
@@ -124,7 +124,7 @@ internal static unsafe class ThreadHeap
             (delegate* unmanaged<void>)(delegate*<void>)&AfterForkInChild,
             null);
         // The exit handler only reports; without a report to write it is not registered.
-        if (Settings.StatsAtExit)
+        if (ProcessReports.NeedsExitHandler)
             ProcessHooks.__cxa_atexit((delegate* unmanaged<void*, void>)(delegate*<void*, void>)&AtExit, null, null);
     }
 
@@ -134,23 +134,28 @@ internal static unsafe class ThreadHeap
     // fork(): the registry is locked across it; in the child, the heaps of the threads
     // that do not exist there are retired (HeapRegistry.cs).
     [RuntimeExport("ft_malloc_before_fork")]
-    private static void BeforeFork() => HeapRegistry.BeforeFork();
+    private static void BeforeFork()
+    {
+        ProcessReports.BeforeFork();
+        HeapRegistry.BeforeFork();
+    }
 
     [RuntimeExport("ft_malloc_after_fork_parent")]
-    private static void AfterForkInParent() => HeapRegistry.AfterForkInParent();
+    private static void AfterForkInParent()
+    {
+        HeapRegistry.AfterForkInParent();
+        ProcessReports.AfterForkInParent();
+    }
 
     [RuntimeExport("ft_malloc_after_fork_child")]
-    private static void AfterForkInChild() => HeapRegistry.AfterForkInChild(Current);
+    private static void AfterForkInChild()
+    {
+        HeapRegistry.AfterForkInChild(Current);
+        ProcessReports.AfterForkInChild();
+    }
 
     [RuntimeExport("ft_malloc_at_exit")]
-    private static void AtExit(void* unused)
-    {
-        if (!Settings.StatsAtExit) return;
-        // Static, not a local: zeroing a local struct this size calls a runtime helper.
-        HeapCounters* total = (HeapCounters*)Unsafe.AsPointer(ref s_exitTotals);
-        HeapRegistry.SumCounters(total);
-        StatsLine.Write(total, Settings.OutputFd);
-    }
+    private static void AtExit(void* unused) => ProcessReports.AtExit();
 }
 
 /// <summary>Thread-specific data: the thread's heap pointer. None of these calls allocates for the library's own key.</summary>

@@ -178,6 +178,27 @@ public sealed unsafe class NativeHeap : IDisposable
         if (!check.Ok) throw new InvalidOperationException($"heap invariant broken: {check.Defect} at 0x{check.Address:X}");
     }
 
+    /// <summary>
+    /// Writes a JSON description of every zone and block of this heap, with its counters, to
+    /// <paramref name="path"/> (created or truncated; "%p" in it becomes the process id): the
+    /// format of FT_MALLOC_SNAPSHOT and ft_malloc_snapshot() (src/FtMalloc.Core/Introspection/Snapshot.cs).
+    /// </summary>
+    /// <exception cref="System.IO.IOException">The file could not be opened or written.</exception>
+    public void WriteSnapshot(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        byte[] zpath = System.Text.Encoding.UTF8.GetBytes(path + "\0");
+        int result;
+        int errno;
+        lock (_gate)
+        {
+            Heap* heap = Handle;
+            fixed (byte* p = zpath) result = Snapshot.Write(heap, &heap->Counters, p);
+            errno = FtMalloc.Core.Os.Libc.Errno;
+        }
+        if (result != 0) throw new System.IO.IOException($"ft_malloc: cannot write a snapshot to {path} (errno {errno})");
+    }
+
     /// <summary>The heap's counters by name (mallocs, frees, in_use_bytes, peak_bytes, zones_tiny, ...).</summary>
     public IReadOnlyDictionary<string, ulong> Statistics()
     {

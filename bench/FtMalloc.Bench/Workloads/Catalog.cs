@@ -138,7 +138,8 @@ internal static class Catalog
         },
     };
 
-    /// <summary>Threaded workloads (a stub to grow: run with --threads).</summary>
+    /// <summary>Threaded workloads (run with --threads, or by name or group "threads" with -w):
+    /// larson, prodcons, cache-scratch, cache-thrash, thread churn and stress, at 1, 2, 4 and 16.</summary>
     public static IReadOnlyList<Workload> Threaded()
     {
         var list = new List<Workload>();
@@ -154,7 +155,64 @@ internal static class Catalog
             list.Add(Driver($"prodcons-{p}p", Group.Threads, $"{p} producer/consumer pair(s): blocks allocated on one thread, freed on another",
                 ctx => new[] { S(pairs), S(ctx.Size(50000, 2000000) / pairs) }));
         }
+        // False sharing (Hoard's cache-scratch and cache-thrash, written anew): a fixed number of
+        // small objects, each written 100 times, split among the threads; the driver also reports
+        // how many cache lines objects of different threads shared (metric shared_lines).
+        foreach (var (mode, what) in new[]
+        {
+            ("scratch", "each thread first frees an object the main thread allocated next to the others', then allocates, writes and frees its own"),
+            ("thrash", "each thread allocates, writes and frees small objects of its own"),
+        })
+        {
+            foreach (int t in new[] { 1, 2, 4, 16 })
+            {
+                int threads = t;
+                string m = mode;
+                list.Add(new Workload
+                {
+                    Name = $"cache{m}-{t}t", Group = Group.Threads,
+                    Description = $"false sharing, cache-{m} style: {t} thread(s); {what}",
+                    Command = ctx => new CommandSpec(new[] { ctx.Tools.Driver("falseshare"), m, S(threads), S(ctx.Size(20000, 2000000)), "100", "8" }),
+                    Check = Checks.ChecksumLine(),
+                });
+            }
+        }
+        foreach (int t in new[] { 1, 2, 4, 16 })
+        {
+            int concurrent = t;
+            list.Add(new Workload
+            {
+                Name = $"threadchurn-{t}t", Group = Group.Threads,
+                Description = $"thread churn: 10,000 short-lived threads, {t} at a time, each frees the blocks its predecessor left and leaves half of its 64 for its successor (metric rss_growth_kb after warm-up)",
+                Command = ctx => new CommandSpec(new[] { ctx.Tools.Driver("threadchurn"), S(concurrent), S(ctx.Size(200, 10000)), "64" }),
+                Check = Checks.ChecksumLine(),
+            });
+        }
+        foreach (int t in new[] { 1, 2, 4, 16 })
+        {
+            int threads = t;
+            list.Add(new Workload
+            {
+                Name = $"stress-{t}t", Group = Group.Threads,
+                Description = $"tests/native/stress.c: {t} thread(s) sharing 8 x 60,000 verified operations per round (all entry points, TINY/SMALL/LARGE, cross-thread and lock-free hand-offs), 2 rounds, a fork per round",
+                Command = ctx => new CommandSpec(new[] { ctx.Tools.Driver("stress"), S(threads), S(ctx.Size(20000, 480000) / threads), "1" }),
+                Check = StressOk,
+            });
+        }
         return list;
+    }
+
+    /// <summary>stress prints "stress: ok threads=T rounds=R ops=N ..." when every check passed; what
+    /// follows ops= depends on scheduling, so the digest is taken over the part before it.</summary>
+    private static CheckResult StressOk(WorkContext ctx, RunOutput output)
+    {
+        foreach (string raw in output.Stdout.Split('\n'))
+        {
+            var m = System.Text.RegularExpressions.Regex.Match(raw, @"^stress: ok (threads=\d+ rounds=\d+ ops=\d+) ");
+            if (m.Success)
+                return CheckResult.Pass(Checks.Hash(m.Groups[1].Value));
+        }
+        return CheckResult.Fail("no \"stress: ok\" line in the output");
     }
 
     private static Workload Driver(string name, string group, string description, Func<WorkContext, string[]> args) => new()

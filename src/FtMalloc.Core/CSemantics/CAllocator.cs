@@ -11,11 +11,16 @@
 // Exported symbols (FtMalloc.Native) forward here with the calling thread's heap, which
 // is null for a thread that could not get one (then every allocation says ENOMEM, and
 // frees still work); tests call these directly with heaps of their own.
+// Each public function counts one call of its entry point (Counter.Calls*) in the
+// caller's heap, a plain add by the heap's owner; internal reuse goes through the
+// private helpers (Allocate, Release, Reallocate), which count nothing. Tracing and
+// perturbing wrap these calls one layer up (Instrumented.cs), off the fast path.
 using System.Runtime.CompilerServices;
 using FtMalloc.Core.Introspection;
 using FtMalloc.Core.Memory;
 using FtMalloc.Core.Os;
 using FtMalloc.Core.SizeClasses;
+using FtMalloc.Core.Stats;
 
 namespace FtMalloc.Core.CSemantics;
 
@@ -23,6 +28,13 @@ internal static unsafe class CAllocator
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void* Malloc(Heap* heap, nuint size)
+    {
+        Count(heap, Counter.CallsMalloc);
+        return Allocate(heap, size);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void* Allocate(Heap* heap, nuint size)
     {
         if (size > Categories.MaxRequest || heap == null) return OutOfMemory();
         byte* p = Heap.AllocateFast(heap, size);
@@ -32,6 +44,13 @@ internal static unsafe class CAllocator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Free(Heap* heap, void* pointer)
     {
+        Count(heap, Counter.CallsFree);
+        Release(heap, pointer);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Release(Heap* heap, void* pointer)
+    {
         if (pointer == null) return;
         // errno survives: the only system calls on this path (munmap, write) restore it.
         PointerStatus status = Heap.FreeFast(heap, pointer);
@@ -40,6 +59,7 @@ internal static unsafe class CAllocator
 
     public static void* Calloc(Heap* heap, nuint count, nuint size)
     {
+        Count(heap, Counter.CallsCalloc);
         if (!TryMultiply(count, size, out nuint bytes) || bytes > Categories.MaxRequest || heap == null) return OutOfMemory();
         byte* p = Heap.AllocateZeroed(heap, bytes);
         return p != null ? p : OutOfMemory();
@@ -47,10 +67,16 @@ internal static unsafe class CAllocator
 
     public static void* Realloc(Heap* heap, void* pointer, nuint size)
     {
-        if (pointer == null) return Malloc(heap, size);
+        Count(heap, Counter.CallsRealloc);
+        return Reallocate(heap, pointer, size);
+    }
+
+    private static void* Reallocate(Heap* heap, void* pointer, nuint size)
+    {
+        if (pointer == null) return Allocate(heap, size);
         if (size == 0)
         {
-            Free(heap, pointer);
+            Release(heap, pointer);
             return null;
         }
         if (size > Categories.MaxRequest || heap == null) return OutOfMemory();
@@ -65,12 +91,14 @@ internal static unsafe class CAllocator
 
     public static void* ReallocArray(Heap* heap, void* pointer, nuint count, nuint size)
     {
+        Count(heap, Counter.CallsReallocArray);
         if (!TryMultiply(count, size, out nuint bytes)) return OutOfMemory();
-        return Realloc(heap, pointer, bytes);
+        return Reallocate(heap, pointer, bytes);
     }
 
     public static int PosixMemalign(Heap* heap, void** result, nuint alignment, nuint size)
     {
+        Count(heap, Counter.CallsPosixMemalign);
         if (alignment < (nuint)sizeof(void*) || !IsPowerOfTwo(alignment)) return Libc.EINVAL;
         int savedErrno = Libc.Errno;
         void* p = AlignedOrNull(heap, alignment, size);
@@ -82,6 +110,7 @@ internal static unsafe class CAllocator
 
     public static void* AlignedAlloc(Heap* heap, nuint alignment, nuint size)
     {
+        Count(heap, Counter.CallsAlignedAlloc);
         if (alignment == 0 || !IsPowerOfTwo(alignment))
         {
             Libc.Errno = Libc.EINVAL;
@@ -92,6 +121,7 @@ internal static unsafe class CAllocator
 
     public static void* Memalign(Heap* heap, nuint alignment, nuint size)
     {
+        Count(heap, Counter.CallsMemalign);
         if (alignment > Categories.MaxRequest / 2)
         {
             Libc.Errno = Libc.EINVAL;
@@ -104,12 +134,14 @@ internal static unsafe class CAllocator
 
     public static void* Valloc(Heap* heap, nuint size)
     {
+        Count(heap, Counter.CallsValloc);
         PageMemory.Initialize();
         return Aligned(heap, PageMemory.PageSize, size);
     }
 
     public static void* Pvalloc(Heap* heap, nuint size)
     {
+        Count(heap, Counter.CallsPvalloc);
         PageMemory.Initialize();
         if (size > Categories.MaxRequest) return OutOfMemory();
         nuint rounded = PageMemory.RoundUpToPages(size == 0 ? 1 : size);
@@ -118,6 +150,7 @@ internal static unsafe class CAllocator
 
     public static nuint UsableSize(Heap* heap, void* pointer)
     {
+        Count(heap, Counter.CallsMallocUsableSize);
         if (pointer == null) return 0;
         PointerStatus status = Heap.UsableSize(heap, pointer, out nuint usable);
         if (status != PointerStatus.Valid) Misuse.Report(heap, CFunction.MallocUsableSize, pointer, status);
@@ -125,9 +158,17 @@ internal static unsafe class CAllocator
     }
 
     /// <summary>C23 free_sized: the size is a promise we do not need; the pointer is checked as by free.</summary>
-    public static void FreeSized(Heap* heap, void* pointer, nuint size) => Free(heap, pointer);
+    public static void FreeSized(Heap* heap, void* pointer, nuint size)
+    {
+        Count(heap, Counter.CallsFreeSized);
+        Release(heap, pointer);
+    }
 
-    public static void FreeAlignedSized(Heap* heap, void* pointer, nuint alignment, nuint size) => Free(heap, pointer);
+    public static void FreeAlignedSized(Heap* heap, void* pointer, nuint alignment, nuint size)
+    {
+        Count(heap, Counter.CallsFreeAlignedSized);
+        Release(heap, pointer);
+    }
 
     public static void ShowAllocMem(Heap* heap) => AllocationReport.Print(heap, 1);
 
@@ -143,6 +184,16 @@ internal static unsafe class CAllocator
     {
         if (size > Categories.MaxRequest || alignment > Categories.MaxRequest / 2 || heap == null) return null;
         return Heap.AllocateAligned(heap, size, alignment);
+    }
+
+    /// <summary>Counts one call of an entry point: in the caller's heap, or process-wide for a thread without one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Count(Heap* heap, Counter entry)
+    {
+#if !FT_MALLOC_NO_COUNTERS
+        if (heap != null) HeapCounters.Add(&heap->Counters, entry, 1);
+        else ProcessCounters.CountHeapless(entry);
+#endif
     }
 
     private static bool IsPowerOfTwo(nuint value) => value != 0 && (value & (value - 1)) == 0;

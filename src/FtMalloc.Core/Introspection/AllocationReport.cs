@@ -23,7 +23,8 @@ internal static unsafe class AllocationReport
         for (var zones = new ZoneCursor(heap); zones.MoveNext();)
         {
             Zone* zone = zones.Current;
-            sink.Append(zone->Category == Category.Tiny ? "TINY : "u8 : zone->Category == Category.Small ? "SMALL : "u8 : "LARGE : "u8);
+            sink.Append(CategoryName(zone->Category));
+            sink.Append(" : "u8);
             sink.AppendHex((nuint)zone);
             sink.Append("\n"u8);
             if (zone->Category == Category.Large)
@@ -46,7 +47,11 @@ internal static unsafe class AllocationReport
         sink.Flush();
     }
 
-    private static void PrintBlock(ref OutputSink sink, byte* payload, nuint requested)
+    public static System.ReadOnlySpan<byte> CategoryName(Category category) =>
+        category == Category.Tiny ? "TINY"u8 : category == Category.Small ? "SMALL"u8 : "LARGE"u8;
+
+    /// <summary>"0xA0020 - 0xA004A : 42 bytes"</summary>
+    public static void PrintBlock(ref OutputSink sink, byte* payload, nuint requested)
     {
         sink.AppendHex((nuint)payload);
         sink.Append(" - "u8);

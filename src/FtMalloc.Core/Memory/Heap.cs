@@ -244,6 +244,7 @@ internal unsafe partial struct Heap
         byte* moved = Allocate(heap, request);
         if (moved == null) return status;
         Libc.memcpy(moved, pointer, oldUsable < request ? oldUsable : request);
+        PerturbFreed(zone, pointer);
         FreeOwned(heap, zone, block);
         heap->Counters.Add(Counter.Reallocs, 1);
         result = moved;
@@ -259,6 +260,7 @@ internal unsafe partial struct Heap
         byte* moved = Allocate(heap, request);
         if (moved == null) return status;
         Libc.memcpy(moved, pointer, oldUsable < request ? oldUsable : request);
+        PerturbFreed(zone, pointer);
         status = FreeRemote(zone, pointer);
         heap->Counters.Add(Counter.Reallocs, 1);
         result = moved;
@@ -341,6 +343,7 @@ internal unsafe partial struct Heap
         block->Requested = (uint)request;
         heap->Counters.Add(Counter.Mallocs, 1);
         heap->Counters.Add(Counter.BytesRequested, request);
+        HeapCounters.Add(&heap->Counters, Counter.BytesServed, block->Size - Categories.BlockHeaderBytes);
         heap->Counters.AddWithPeak(Counter.InUseBytes, Counter.PeakInUseBytes, request);
     }
 
@@ -528,6 +531,7 @@ internal unsafe partial struct Heap
         heap->Large.LiveBytes += zone->MappedBytes;
         heap->Counters.Add(Counter.Mallocs, 1);
         heap->Counters.Add(Counter.BytesRequested, request);
+        heap->Counters.Add(Counter.BytesServed, (nuint)(zone->AreaEnd - zone->AreaStart));
         heap->Counters.AddWithPeak(Counter.InUseBytes, Counter.PeakInUseBytes, request);
         return zone->AreaStart;
     }
