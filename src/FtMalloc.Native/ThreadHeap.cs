@@ -1,5 +1,7 @@
 // Each thread's heap, and the process hooks. The C ABI finds the calling thread's heap
-// with pthread_getspecific (one call; [ThreadStatic] would need the .NET runtime). A
+// from pthread_self() (a call that reads one word) in a small table of heaps indexed by
+// a hash of it, checked against the heap's OwnerThread; on a miss, pthread_getspecific
+// has the answer and the table is refreshed. ([ThreadStatic] would need the runtime.) A
 // thread gets a heap at its first allocation (HeapRegistry.Acquire: an abandoned one if
 // possible); a thread that only frees needs none (its frees go to the blocks' owners).
 // When a thread exits, the key's destructor abandons its heap to the registry.
@@ -26,12 +28,38 @@ internal static unsafe class ThreadHeap
 {
     private static uint s_key;
     private static int s_state; // 0 untouched, 1 setting up, 2 ready
+    private const int CacheSlots = 256;
+    private static HeapCache s_cache;
+
+    /// <summary>Heap pointers by hash of their owner's pthread_self(); any slot may be stale (checked on use).</summary>
+    private struct HeapCache
+    {
+        public fixed ulong Slots[CacheSlots];
+    }
 
     /// <summary>The calling thread's heap, or null if it has none yet (enough for free).</summary>
     public static Heap* Current
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => Volatile.Read(ref s_state) == 2 ? (Heap*)Pthread.pthread_getspecific(s_key) : null;
+        get
+        {
+            nuint self = Pthread.pthread_self();
+            Heap* heap = (Heap*)s_cache.Slots[Slot(self)];
+            return heap != null && heap->OwnerThread == self ? heap : CurrentSlow(self);
+        }
+    }
+
+    /// <summary>Thread descriptors sit at the tops of their stacks, megabytes apart: mix the bits above the page.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nuint Slot(nuint self) => ((self >> 12) ^ (self >> 21)) & (CacheSlots - 1);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Heap* CurrentSlow(nuint self)
+    {
+        if (Volatile.Read(ref s_state) != 2) return null;
+        Heap* heap = (Heap*)Pthread.pthread_getspecific(s_key);
+        if (heap != null) s_cache.Slots[Slot(self)] = (ulong)heap;
+        return heap;
     }
 
     /// <summary>The calling thread's heap, created (or adopted) on its first allocation.</summary>
@@ -52,8 +80,13 @@ internal static unsafe class ThreadHeap
             Heap* mine = (Heap*)Pthread.pthread_getspecific(s_key);
             if (mine != null) return mine;
         }
-        Heap* heap = HeapRegistry.Acquire();
-        if (heap != null) Pthread.pthread_setspecific(s_key, heap);
+        nuint self = Pthread.pthread_self();
+        Heap* heap = HeapRegistry.Acquire(self);
+        if (heap != null)
+        {
+            Pthread.pthread_setspecific(s_key, heap);
+            s_cache.Slots[Slot(self)] = (ulong)heap;
+        }
         return heap;
     }
 
@@ -74,7 +107,7 @@ internal static unsafe class ThreadHeap
         uint key;
         Pthread.pthread_key_create(&key, (delegate* unmanaged<void*, void>)(delegate*<void*, void>)&OnThreadExit);
         s_key = key;
-        Heap* main = HeapRegistry.Acquire();
+        Heap* main = HeapRegistry.Acquire(Pthread.pthread_self());
         if (main != null)
         {
             // Zones are mapped ahead of need (the textbook's preallocated zones): the first
@@ -82,6 +115,7 @@ internal static unsafe class ThreadHeap
             // not an error here: the first allocation tries again and reports ENOMEM.
             Heap.MapSpareZones(main);
             Pthread.pthread_setspecific(key, main);
+            s_cache.Slots[Slot(main->OwnerThread)] = (ulong)main;
         }
         Volatile.Write(ref s_state, 2);
         ProcessHooks.__register_atfork(
@@ -132,6 +166,9 @@ internal static unsafe class Pthread
 
     [DllImport("libc"), SuppressGCTransition]
     public static extern void* pthread_getspecific(uint key);
+
+    [DllImport("libc"), SuppressGCTransition]
+    public static extern nuint pthread_self();
 
     [DllImport("libc"), SuppressGCTransition]
     public static extern int pthread_setspecific(uint key, void* value);

@@ -4,7 +4,7 @@
  *   after-exit    blocks freed by main after the thread that allocated them has exited
  *   churn         10,000 short-lived threads that allocate and hand blocks on: resident
  *                 memory after warm-up must not grow by more than 200 KB
- *   give-back     threads allocate 64 MB and exit; main frees it all: resident memory
+ *   give-back     a thread allocates 64 MB of SMALL and 13 MB of TINY blocks and exits; main frees it all: resident memory
  *                 returns to within 2 MB of where it started
  * usage: threads [churn-threads] */
 #include <pthread.h>
@@ -101,14 +101,20 @@ static void run_churn(long threads)
     }
 }
 
-/* give-back: a thread allocates many blocks and exits; main frees them. */
+/* give-back: a thread allocates many blocks and exits; main frees them. Half are SMALL
+ * (4000 bytes), half TINY (200 bytes: the size a quick bin keeps). */
 #define BIG_COUNT 16384
+#define TINY_COUNT 65536
 static void *allocate_many(void *out)
 {
     void **blocks = out;
     for (int i = 0; i < BIG_COUNT; i++) {
         blocks[i] = malloc(4000);
         memset(blocks[i], 1, 4000);
+    }
+    for (int i = BIG_COUNT; i < BIG_COUNT + TINY_COUNT; i++) {
+        blocks[i] = malloc(200);
+        memset(blocks[i], 2, 200);
     }
     return NULL;
 }
@@ -141,11 +147,11 @@ int main(int argc, char **argv)
     check(growth <= 200, "resident growth over the thread churn, KB", growth);
 
     long start = resident_kb();
-    void **many = malloc(BIG_COUNT * sizeof(void *));
+    void **many = malloc((BIG_COUNT + TINY_COUNT) * sizeof(void *));
     pthread_create(&t, NULL, allocate_many, many);
     pthread_join(t, NULL);
     long peak = resident_kb();
-    for (int i = 0; i < BIG_COUNT; i++)
+    for (int i = 0; i < BIG_COUNT + TINY_COUNT; i++)
         free(many[i]);
     free(many);
     long after = resident_kb();

@@ -26,6 +26,7 @@ namespace FtMalloc.Core.CSemantics;
 
 internal static unsafe class CAllocator
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void* Malloc(Heap* heap, nuint size)
     {
         Count(heap, Counter.CallsMalloc);
@@ -36,10 +37,11 @@ internal static unsafe class CAllocator
     private static void* Allocate(Heap* heap, nuint size)
     {
         if (size > Categories.MaxRequest || heap == null) return OutOfMemory();
-        byte* p = Heap.Allocate(heap, size);
+        byte* p = Heap.AllocateFast(heap, size);
         return p != null ? p : OutOfMemory();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Free(Heap* heap, void* pointer)
     {
         Count(heap, Counter.CallsFree);
@@ -51,7 +53,7 @@ internal static unsafe class CAllocator
     {
         if (pointer == null) return;
         // errno survives: the only system calls on this path (munmap, write) restore it.
-        PointerStatus status = Heap.Free(heap, pointer);
+        PointerStatus status = Heap.FreeFast(heap, pointer);
         if (status != PointerStatus.Valid) Misuse.Report(heap, CFunction.Free, pointer, status);
     }
 
@@ -202,6 +204,7 @@ internal static unsafe class CAllocator
         return size == 0 || product / size == count;
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static void* OutOfMemory()
     {
         Libc.Errno = Libc.ENOMEM;

@@ -98,7 +98,7 @@ internal static unsafe class HeapValidator
             if (b->IsFree) freeBlocks++;
             else if (b->Flags == Block.FlagCached)
             {
-                if (zone->Category != Category.Tiny || b->Requested != 0) return new HeapCheck(HeapDefect.QuickBinsInconsistent, (nuint)b);
+                if (b->Size > QuickBins.MaxBlockBytes || b->Requested != 0) return new HeapCheck(HeapDefect.QuickBinsInconsistent, (nuint)b);
                 cached++;
             }
             else if (b->Flags != 0) return new HeapCheck(HeapDefect.BlockSizeInvalid, (nuint)b);

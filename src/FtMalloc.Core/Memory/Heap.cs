@@ -43,6 +43,8 @@ internal unsafe partial struct Heap
     public HeapKind Kind;
     /// <summary>HeapState: written by HeapRegistry with compare-and-swap.</summary>
     public int State;
+    /// <summary>pthread_self() of the owner of a shared heap; 0 while it has none.</summary>
+    public nuint OwnerThread;
     public Zone* TinyZones;
     public Zone* SmallZones;
     public Zone* LargeZones;
@@ -118,12 +120,13 @@ internal unsafe partial struct Heap
     // ---- allocation -----------------------------------------------------------------
 
     /// <summary>A block of at least <paramref name="request"/> bytes (&lt;= Categories.MaxRequest), 16-byte aligned, or null when memory is exhausted.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static byte* Allocate(Heap* heap, nuint request)
     {
         Category category = Categories.Of(request);
         if (category == Category.Large) return AllocateLarge(heap, request, Categories.Granule);
         nuint blockBytes = Categories.BlockBytesFor(request);
-        Block* block = category == Category.Tiny ? heap->Bins.Pop(blockBytes) : null;
+        Block* block = blockBytes <= QuickBins.MaxBlockBytes ? heap->Bins.Pop(blockBytes) : null;
         if (block == null)
         {
             block = TakeFreeBlock(heap, category, blockBytes);
@@ -190,6 +193,7 @@ internal unsafe partial struct Heap
     /// that has no heap yet). Returns what was wrong with the pointer, if anything; a bad
     /// pointer changes nothing.
     /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static PointerStatus Free(Heap* heap, void* pointer)
     {
         PointerStatus status = Locate(heap, pointer, out Zone* zone, out Block* block);
@@ -209,7 +213,7 @@ internal unsafe partial struct Heap
             return;
         }
         heap->Counters.Subtract(Counter.InUseBytes, block->Requested);
-        if (zone->Category != Category.Tiny || !heap->Bins.TryPush(block))
+        if (!heap->Bins.TryPush(block))
             Release(heap, zone->Category, zone, block);
     }
 
@@ -314,7 +318,7 @@ internal unsafe partial struct Heap
         ref FreeLists lists = ref FreeListsOf(heap, category);
         Block* block = lists.TakeFit(bytes);
         if (block == null && heap->Remote.IsPending && DrainRemoteFrees(heap) != 0) block = lists.TakeFit(bytes);
-        if (block == null && category == Category.Tiny && ReleaseQuickBins(heap) != 0) block = lists.TakeFit(bytes);
+        if (block == null && ReleaseQuickBins(heap) != 0) block = lists.TakeFit(bytes);
         if (block == null && MapZone(heap, category)) block = lists.TakeFit(bytes);
         return block;
     }
@@ -325,7 +329,8 @@ internal unsafe partial struct Heap
         nuint released = 0;
         for (Block* b = heap->Bins.PopAny(); b != null; b = heap->Bins.PopAny())
         {
-            Release(heap, Category.Tiny, Zone.OfBlock(b, Category.Tiny), b);
+            Zone* zone = ZoneMap.Lookup(b);
+            Release(heap, zone->Category, zone, b);
             released++;
         }
         return released;

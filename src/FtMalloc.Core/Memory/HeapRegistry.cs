@@ -17,6 +17,7 @@
 //
 // Invariants
 //   every shared heap ever created is on s_all exactly once
+//   OwnerThread != 0  <=>  State == Owned (and not Dead), and it names the owner
 //   a heap on s_abandoned is Abandoned, Reclaiming or Dead (Dead ones are dropped lazily)
 //   State transitions: Owned -> Abandoned (its owner, at exit); Abandoned -> Owned (Acquire);
 //   Abandoned <-> Reclaiming (TryReclaim); Owned/Reclaiming -> Dead (fork child only)
@@ -31,8 +32,8 @@ internal static unsafe class HeapRegistry
     private static nint s_all;        // Heap*, linked by NextInRegistry
     private static nint s_abandoned;  // Heap*, linked by NextAbandoned
 
-    /// <summary>A heap for a thread that has none; null when no memory can be mapped.</summary>
-    public static Heap* Acquire()
+    /// <summary>A heap for the thread <paramref name="self"/> (its pthread_self), which has none; null when no memory can be mapped.</summary>
+    public static Heap* Acquire(nuint self)
     {
         Heap* heap = null;
         s_lock.Enter();
@@ -63,6 +64,7 @@ internal static unsafe class HeapRegistry
             s_all = (nint)heap;
             s_lock.Exit();
         }
+        Volatile.Write(ref heap->OwnerThread, self);
         if (heap->Remote.IsPending) Heap.DrainRemoteFrees(heap);
         return heap;
     }
@@ -75,6 +77,7 @@ internal static unsafe class HeapRegistry
         Heap.ReturnSpareZones(heap);
         Heap.ReleaseLargeCache(heap);
         s_lock.Enter();
+        Volatile.Write(ref heap->OwnerThread, 0);
         Volatile.Write(ref heap->State, HeapState.Abandoned);
         heap->NextAbandoned = (Heap*)s_abandoned;
         s_abandoned = (nint)heap;
@@ -90,6 +93,7 @@ internal static unsafe class HeapRegistry
         while (Interlocked.CompareExchange(ref heap->State, HeapState.Reclaiming, HeapState.Abandoned) == HeapState.Abandoned)
         {
             Heap.DrainRemoteFrees(heap);
+            Heap.ReleaseQuickBins(heap); // the drained blocks went to the bins: merge them now
             Heap.ReturnSpareZones(heap);
             Heap.ReleaseLargeCache(heap);
             Volatile.Write(ref heap->State, HeapState.Abandoned);
@@ -116,6 +120,7 @@ internal static unsafe class HeapRegistry
         for (Heap* h = (Heap*)s_all; h != null; h = h->NextInRegistry)
         {
             if (h == survivor) continue;
+            h->OwnerThread = 0; // that thread is not in the child; its pthread_t may be reused
             int state = h->State;
             if (state == HeapState.Owned || state == HeapState.Reclaiming) h->State = HeapState.Dead;
         }

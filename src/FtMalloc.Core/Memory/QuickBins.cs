@@ -1,4 +1,5 @@
-// Quick bins: per heap, a short LIFO of recently freed TINY blocks of each exact size.
+// Quick bins: per heap, a short LIFO of recently freed blocks of each exact size up to
+// MaxBlockBytes (all TINY sizes and the first SMALL ones).
 // The next malloc of that size pops one without searching, splitting or merging, so the
 // common malloc/free pair is a pop and a push (glibc's tcache does the same).
 //
@@ -8,16 +9,20 @@
 // search of the free lists fails (before a new zone is mapped), and on trim or destroy.
 //
 // Invariants
-//   every block on bin i is Cached, in a TINY zone of this heap, and Size == 16 * i
-//   _counts[i] == length of bin i <= Limit
+//   every block on bin i is Cached, in a TINY or SMALL zone of this heap, and Size == 16 * i
+//   _counts[i] == length of bin i <= Capacity(i): Limit up to 256-byte blocks, Limit / 4 above
+//   (so a heap keeps at most about 250 KB in its bins)
 using System.Runtime.CompilerServices;
 
 namespace FtMalloc.Core.Memory;
 
 internal unsafe struct QuickBins
 {
-    /// <summary>Bins by block size / 16: TINY blocks are 32 to 544 bytes (528 plus a remainder too small to split).</summary>
-    public const int Count = 35;
+    /// <summary>Largest block a bin takes: TINY blocks (32 to 544 bytes) and SMALL ones up to 1 KiB requests.</summary>
+    public const uint MaxBlockBytes = 1040;
+
+    /// <summary>Bins by block size / 16.</summary>
+    public const int Count = (int)(MaxBlockBytes >> 4) + 1;
 
     /// <summary>Blocks per bin the process heap keeps (measured: bench/ fast path and churn).</summary>
     public const uint DefaultLimit = 32;
@@ -46,14 +51,28 @@ internal unsafe struct QuickBins
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryPush(Block* block)
     {
+        if (!HasRoom(block->Size)) return false;
+        Push(block);
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly bool HasRoom(uint blockBytes)
+    {
+        uint i = blockBytes >> 4;
+        return i < Count && _counts[i] < (i <= 16 ? Limit : Limit >> 2);
+    }
+
+    /// <summary>Caches a block whose bin has room (<see cref="HasRoom"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Push(Block* block)
+    {
         nuint i = block->Size >> 4;
-        if (i >= Count || _counts[i] >= Limit) return false;
         block->Flags = Block.FlagCached;
         block->Requested = 0;
         NextCached(block) = (Block*)_heads[i];
         _heads[i] = (ulong)block;
         _counts[i]++;
-        return true;
     }
 
     /// <summary>Unlinks and returns any cached block, or null when every bin is empty.</summary>
@@ -77,7 +96,7 @@ internal unsafe struct QuickBins
                 if (b->Flags != Block.FlagCached || b->Size != (uint)i << 4) consistent = false;
                 n++;
             }
-            if (n != _counts[i] || n > Limit) consistent = false;
+            if (n != _counts[i] || n > (i <= 16 ? Limit : Limit >> 2)) consistent = false;
             total += n;
         }
         return total;
