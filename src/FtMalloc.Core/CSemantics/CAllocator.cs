@@ -29,7 +29,8 @@ internal static unsafe class CAllocator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void* Malloc(Heap* heap, nuint size)
     {
-        Count(heap, Counter.CallsMalloc);
+        if (heap == null) return HeaplessOutOfMemory(Counter.CallsMalloc);
+        HeapCounters.Add(&heap->Counters, Counter.CallsMalloc, 1); // heap known: no second test
         return Allocate(heap, size);
     }
 
@@ -202,6 +203,13 @@ internal static unsafe class CAllocator
     {
         product = count * size;
         return size == 0 || product / size == count;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void* HeaplessOutOfMemory(Counter entry)
+    {
+        ProcessCounters.CountHeapless(entry);
+        return OutOfMemory();
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -341,10 +341,7 @@ internal unsafe partial struct Heap
     {
         block->Flags = 0;
         block->Requested = (uint)request;
-        heap->Counters.Add(Counter.Mallocs, 1);
-        heap->Counters.Add(Counter.BytesRequested, request);
-        HeapCounters.Add(&heap->Counters, Counter.BytesServed, block->Size - Categories.BlockHeaderBytes);
-        heap->Counters.AddWithPeak(Counter.InUseBytes, Counter.PeakInUseBytes, request);
+        HeapCounters.CountAllocation(&heap->Counters, request, block->Size - Categories.BlockHeaderBytes);
     }
 
     /// <summary>Cuts <paramref name="block"/> (not on a list) down to <paramref name="bytes"/>; a remainder big enough becomes a free block.</summary>

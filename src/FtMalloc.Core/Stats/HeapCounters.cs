@@ -46,6 +46,24 @@ internal unsafe struct HeapCounters
 #endif
     }
 
+    /// <summary>
+    /// The counters of one block handed out, through one base pointer: in NativeAOT's code
+    /// each update is then one address computation and one add, where the instance form
+    /// takes a null check and three instructions per counter.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void CountAllocation(HeapCounters* counters, nuint request, nuint served)
+    {
+#if !FT_MALLOC_NO_COUNTERS
+        ulong* v = (ulong*)counters;
+        v[(int)Counter.Mallocs]++;
+        v[(int)Counter.BytesRequested] += request;
+        v[(int)Counter.BytesServed] += served;
+        ulong inUse = v[(int)Counter.InUseBytes] += request;
+        if (inUse > v[(int)Counter.PeakInUseBytes]) v[(int)Counter.PeakInUseBytes] = inUse;
+#endif
+    }
+
     /// <summary>For counters that several threads share (ProcessCounters): an atomic add.</summary>
     public void AddAtomic(Counter counter, ulong amount)
     {
