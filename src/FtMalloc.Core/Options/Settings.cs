@@ -16,7 +16,7 @@
 // | MALLOC_PERTURB_     | 0       | glibc's name for the same, used if FT_MALLOC_PERTURB is unset |
 // | FT_MALLOC_TRACE     |         | path: append one record per call                          |
 // | FT_MALLOC_SNAPSHOT  |         | path (%p: the pid): JSON of every zone and block at exit   |
-// | FT_MALLOC_OUTPUT    | stderr  | path: every report is appended there instead              |
+// | FT_MALLOC_OUTPUT    | stderr  | path: the exit reports are appended there instead         |
 //
 // Values live in static storage that starts zeroed (no field initializers: a static
 // constructor would need the .NET runtime), so each is stored as value + 1 and 0 reads as
@@ -112,7 +112,7 @@ internal static unsafe class Settings
         Setting.Snapshot => new("FT_MALLOC_SNAPSHOT\0"u8, SettingKind.Path, 0, 0, 0, "none"u8, "a writable file path"u8,
             "a path (`%p` becomes the process id): at exit, write a JSON description of every zone and block there"u8),
         _ => new("FT_MALLOC_OUTPUT\0"u8, SettingKind.Path, 0, 0, 0, "stderr"u8, "a writable file path"u8,
-            "a path: every report (exit statistics, leaks, `FT_MALLOC_SHOW`, misuse lines) is appended to this file instead of stderr"u8),
+            "a path: the exit reports (statistics, leaks, `FT_MALLOC_SHOW`) are appended to this file instead of stderr; misuse lines and `malloc_stats()` stay on stderr"u8),
     };
 
     private struct Values
