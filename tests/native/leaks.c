@@ -1,7 +1,7 @@
 /* leaks: known leaks and known non-leaks, for FT_MALLOC_LEAKS=1.
  *
  * Leaks (still allocated at exit), each printed on stdout as "leak <pointer> <size>":
- *   malloc(24), malloc(700), calloc(1, 100000), a block grown by realloc to 300,
+ *   malloc(24), malloc(700), calloc(1, 200000), a block grown by realloc to 300,
  *   posix_memalign(64, 200), and malloc(33) that a global still points to (a leak by
  *   FtMalloc's definition: still allocated at exit).
  * Not leaks: a block freed at once, a block freed by realloc(p, 0), a block moved by
@@ -36,7 +36,7 @@ int main(void)
         return 1;
     void *small = malloc(24);
     void *medium = malloc(700);
-    void *large = calloc(1, 100000);
+    void *large = calloc(1, 200000);
     void *grown = malloc(50);
     memset(grown, 'g', 50);
     grown = realloc(grown, 300);
@@ -53,7 +53,7 @@ int main(void)
 
     leak(small, 24);
     leak(medium, 700);
-    leak(large, 100000);
+    leak(large, 200000);
     leak(grown, 300);
     leak(aligned, 200);
     leak(g_kept, 33);

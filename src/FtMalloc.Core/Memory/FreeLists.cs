@@ -20,7 +20,7 @@ internal unsafe struct FreeLists
 {
     public const int SecondLevelShift = 4;
     public const int SecondLevelCount = 1 << SecondLevelShift;
-    public const int FirstLevelCount = 16;             // blocks up to 2^23 bytes: a SMALL zone is 2^22
+    public const int FirstLevelCount = 18;             // blocks up to 2^25 bytes: a SMALL zone is 2^24
     private const int LinearShift = 8;                  // sizes below 256 bytes: one list per granule
     private const nuint LinearLimit = (nuint)1 << LinearShift;
 

@@ -17,8 +17,8 @@ public unsafe class HeapLayoutTests
     [InlineData(1, ZoneCategory.Tiny)]
     [InlineData(512, ZoneCategory.Tiny)]
     [InlineData(513, ZoneCategory.Small)]
-    [InlineData(32 * 1024, ZoneCategory.Small)]
-    [InlineData(32 * 1024 + 1, ZoneCategory.Large)]
+    [InlineData(128 * 1024, ZoneCategory.Small)]
+    [InlineData(128 * 1024 + 1, ZoneCategory.Large)]
     public void Requests_fall_into_their_category(int size, ZoneCategory expected)
     {
         using var heap = new NativeHeap();
@@ -30,7 +30,7 @@ public unsafe class HeapLayoutTests
 
     [Theory]
     [InlineData(ZoneCategory.Tiny, 512)]
-    [InlineData(ZoneCategory.Small, 32 * 1024)]
+    [InlineData(ZoneCategory.Small, 128 * 1024)]
     public void Zones_are_whole_pages_and_hold_at_least_100_of_their_largest_blocks(ZoneCategory category, int largest)
     {
         using var heap = new NativeHeap();
@@ -165,10 +165,10 @@ public unsafe class HeapLayoutTests
         Assert.True(new Span<byte>(q, 900_000).IndexOfAnyExcept((byte)0) < 0);
         Assert.Equal(1UL, heap.Statistics()["zones_large"]);
         heap.Free(q);
-        byte* r = (byte*)heap.Allocate(100_000); // the cached 1 MB mapping, cut down to what it needs
+        byte* r = (byte*)heap.Allocate(150_000); // the cached 1 MB mapping (over 4x too big), cut down to what it needs
         Assert.True(r == q);
         var zone = Assert.Single(heap.Walk());
-        Assert.True(zone.MappedBytes < 200_000, $"mapping kept {zone.MappedBytes} bytes");
+        Assert.True(zone.MappedBytes < 300_000, $"mapping kept {zone.MappedBytes} bytes");
         heap.Free(r);
         heap.Validate();
     }

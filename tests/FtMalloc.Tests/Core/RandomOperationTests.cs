@@ -100,8 +100,8 @@ public unsafe class RandomOperationTests
         int r = random.Next(1000);
         if (r < 10) return 0;
         if (r < 700) return (nuint)random.Next(1, 513);
-        if (r < 990) return (nuint)random.Next(513, 32 * 1024 + 1);
-        return (nuint)random.Next(32 * 1024 + 1, 600_000);
+        if (r < 990) return (nuint)random.Next(513, 128 * 1024 + 1);
+        return (nuint)random.Next(128 * 1024 + 1, 900_000);
     }
 
     private static Live Fill(byte* p, nuint size, byte tag)

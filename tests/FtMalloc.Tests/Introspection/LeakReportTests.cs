@@ -25,7 +25,7 @@ public sealed class LeakReportTests
         return leaks;
     }
 
-    private static string CategoryOf(ulong size) => size <= 512 ? "TINY" : size <= 32 * 1024 ? "SMALL" : "LARGE";
+    private static string CategoryOf(ulong size) => size <= 512 ? "TINY" : size <= 128 * 1024 ? "SMALL" : "LARGE";
 
     [Fact(DisplayName = "FT_MALLOC_LEAKS=1 lists exactly the leaked blocks (address, size, category) and the totals, in this format")]
     public void ExactlyTheLeaks()
@@ -50,7 +50,7 @@ public sealed class LeakReportTests
 
         string report = string.Concat(run.ReportLines.Select(l => l + "\n"));
         ChildProcess.AssertSameText("leak report", expected.ToString(), report, run.Run);
-        Assert.Contains($"ft_malloc: leaks of pid {pid}: 6 blocks, 101257 bytes (TINY 4 blocks 557 bytes, SMALL 1 block 700 bytes, LARGE 1 block 100000 bytes)\n", report);
+        Assert.Contains($"ft_malloc: leaks of pid {pid}: 6 blocks, 201257 bytes (TINY 4 blocks 557 bytes, SMALL 1 block 700 bytes, LARGE 1 block 200000 bytes)\n", report);
     }
 
     [Fact(DisplayName = "without FT_MALLOC_LEAKS there is no leak report")]
