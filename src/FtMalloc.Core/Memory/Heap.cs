@@ -92,15 +92,19 @@ internal unsafe partial struct Heap
         return mapped;
     }
 
-    /// <summary>Unmaps the spare zones that are still empty (a heap whose thread exited keeps none).</summary>
-    public static void ReturnSpareZones(Heap* heap)
+    /// <summary>
+    /// Gives the pages of the empty spare zones back with madvise, keeping the zones mapped:
+    /// a heap whose thread exited keeps its spares for the next thread that adopts it
+    /// (no mmap/munmap per short-lived thread), without keeping their memory.
+    /// </summary>
+    public static void ReleaseSparePages(Heap* heap)
     {
         for (Category c = Category.Tiny; c <= Category.Small; c++)
         {
             Zone* spare = c == Category.Tiny ? heap->TinySpare : heap->SmallSpare;
             if (spare == null || !IsEmpty(spare)) continue;
-            FreeListsOf(heap, c).Remove((Block*)spare->AreaStart);
-            ReturnZone(heap, spare);
+            nuint keep = Categories.BlockHeaderBytes + 16; // the free block's header and list links
+            PageMemory.Release(spare->AreaStart + keep, Zone.AreaBytes(spare) - keep);
         }
     }
 
