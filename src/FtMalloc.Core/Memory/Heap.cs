@@ -280,14 +280,6 @@ internal unsafe partial struct Heap
         return status;
     }
 
-    /// <summary>Bytes the caller asked for at <paramref name="pointer"/>, or 0 if it is not a live block.</summary>
-    public static nuint RequestedSize(Heap* heap, void* pointer)
-    {
-        PointerStatus status = Locate(heap, pointer, out Zone* zone, out Block* block);
-        return status != PointerStatus.Valid ? 0
-             : zone->Category == Category.Large ? zone->LargeRequested : block->Requested;
-    }
-
     // ---- the pieces (all called by the owner) ------------------------------------------
 
     /// <summary>Checks a pointer against the zone map and the zone's start bitmap before reading any header it seems to have.</summary>
@@ -599,13 +591,9 @@ internal unsafe partial struct Heap
         ref LargeCache cache = ref heap->Large;
         if (cache.CouldHold(zone->MappedBytes))
         {
-            while (!cache.TryAdd(zone))
-            {
-                Zone* oldest = cache.RemoveOldest();
-                if (oldest == null) break;
-                UnmapZone(heap, oldest);
-            }
-            if (cache.Count > 0 && cache[cache.Count - 1] == zone) return;
+            // It fits an empty cache, so evicting the oldest mappings makes room for it.
+            while (!cache.TryAdd(zone)) UnmapZone(heap, cache.RemoveOldest());
+            return;
         }
         UnmapZone(heap, zone);
     }

@@ -33,8 +33,6 @@ internal unsafe struct LargeCache
 
     public readonly nuint Budget => LiveBytes > MinBudgetBytes ? LiveBytes : MinBudgetBytes;
 
-    public Zone* this[int index] => (Zone*)_zones[index];
-
     /// <summary>Unlinks and returns the smallest cached zone of at least <paramref name="bytes"/>, or null (the caller trims what it does not need).</summary>
     public Zone* TakeFit(nuint bytes)
     {
