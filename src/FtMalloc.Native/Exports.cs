@@ -1,4 +1,5 @@
-// The C allocation ABI of libft_malloc.so: one thin forwarding line per exported symbol.
+// The C allocation ABI of libft_malloc.so: one thin forwarding line per exported symbol
+// (malloc and free add their fast paths, below).
 // Every C rule (errno, overflow, realloc(p, 0), alignment errors) lives one layer down in
 // CAllocator, where in-process tests reach it; this file only binds names to the calling
 // thread's heap. When a debugging hook is on (tracing, perturbing), each allocation call
@@ -14,8 +15,10 @@
 // System V ABI, a hidden first argument pointing at the caller's storage, returned in rax:
 // the methods say so explicitly rather than rely on how the compiler returns structs.
 using System.Runtime;
+using System.Runtime.CompilerServices;
 using FtMalloc.Core.CSemantics;
 using FtMalloc.Core.Introspection;
+using FtMalloc.Core.Memory;
 using FtMalloc.Core.Options;
 
 namespace FtMalloc.Native;
@@ -23,8 +26,50 @@ namespace FtMalloc.Native;
 internal static unsafe class Exports
 {
     // The C standard and POSIX
-    [RuntimeExport("malloc")] public static void* Malloc(nuint size) => Instrumented.IsOn ? Instrumented.Malloc(ThreadHeap.Get(), size) : CAllocator.Malloc(ThreadHeap.Get(), size);
-    [RuntimeExport("free")] public static void Free(void* pointer) { if (Instrumented.IsOn) Instrumented.Free(ThreadHeap.Current, pointer); else CAllocator.Free(ThreadHeap.Current, pointer); }
+    // malloc and free are the two exceptions to "one line": their fast paths (a block popped
+    // from or pushed to a quick bin of the calling thread's heap; see Heap.FastPath.cs) are
+    // written out here, as straight-line tests that each jump to the full path, because
+    // that is the shape NativeAOT compiles best. The full path starts again from nothing.
+    [RuntimeExport("malloc")]
+    public static void* Malloc(nuint size)
+    {
+        if (Instrumented.IsOn || size > QuickBins.MaxRequestBytes) return MallocSlow(size);
+        nuint self = Pthread.pthread_self();
+        Heap* heap = ThreadHeap.Candidate(self);
+        if (heap == null || heap->OwnerThread != self) return MallocSlow(size);
+        QuickBins* bins = Heap.BinsOf(heap);
+        nuint bin = QuickBins.BinOfRequest(size);
+        Block* block = QuickBins.Head(bins, bin);
+        if (block == null) return MallocSlow(size);
+        QuickBins.Unlink(bins, bin, block);
+        return Heap.CommitCached(heap, block, size);
+    }
+
+    [RuntimeExport("free")]
+    public static void Free(void* pointer)
+    {
+        nuint self = Pthread.pthread_self();
+        nuint address = (nuint)pointer;
+        Zone** leaf = ZoneMap.LeafWrapped(address);
+        if (Instrumented.IsOn || leaf == null) goto slow;
+        Zone* zone = ZoneMap.InLeaf(leaf, address);
+        if (zone == null || zone->Owner->OwnerThread != self) goto slow;
+        Block* block = Block.FromPayload(pointer);
+        if (!Heap.IsAllocatedBlock(zone, block)) goto slow;
+        nuint bin = block->Size >> 4;
+        if (!QuickBins.HasRoom(Heap.BinsOf(zone->Owner), bin)) goto slow;
+        Heap.CacheFreed(zone->Owner, block, bin);
+        return;
+    slow:
+        FreeSlow(pointer);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void* MallocSlow(nuint size) => Instrumented.IsOn ? Instrumented.Malloc(ThreadHeap.Get(), size) : CAllocator.Malloc(ThreadHeap.Get(), size);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void FreeSlow(void* pointer) { if (Instrumented.IsOn) Instrumented.Free(ThreadHeap.Current, pointer); else CAllocator.Free(ThreadHeap.Current, pointer); }
+
     [RuntimeExport("calloc")] public static void* Calloc(nuint count, nuint size) => Instrumented.IsOn ? Instrumented.Calloc(ThreadHeap.Get(), count, size) : CAllocator.Calloc(ThreadHeap.Get(), count, size);
     [RuntimeExport("realloc")] public static void* Realloc(void* pointer, nuint size) => Instrumented.IsOn ? Instrumented.Realloc(ThreadHeap.Get(), pointer, size) : CAllocator.Realloc(ThreadHeap.Get(), pointer, size);
     [RuntimeExport("reallocarray")] public static void* ReallocArray(void* pointer, nuint count, nuint size) => Instrumented.IsOn ? Instrumented.ReallocArray(ThreadHeap.Get(), pointer, count, size) : CAllocator.ReallocArray(ThreadHeap.Get(), pointer, count, size);

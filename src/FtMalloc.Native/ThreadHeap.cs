@@ -49,9 +49,17 @@ internal static unsafe class ThreadHeap
         }
     }
 
-    /// <summary>Thread descriptors sit at the tops of their stacks, megabytes apart: mix the bits above the page.</summary>
+    /// <summary>The table's heap for thread <paramref name="self"/>: null, or a heap that is the thread's only if its OwnerThread == self.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static nuint Slot(nuint self) => ((self >> 12) ^ (self >> 21)) & (CacheSlots - 1);
+    public static Heap* Candidate(nuint self) => (Heap*)s_cache.Slots[Slot(self)];
+
+    /// <summary>
+    /// Thread descriptors sit at the tops of their stacks, megabytes apart: a multiplicative
+    /// hash (Fibonacci hashing: the top 8 bits of self times 2^64 / golden ratio) spreads them
+    /// over the slots whatever the stack size, in two instructions.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nuint Slot(nuint self) => (nuint)((ulong)self * 0x9E3779B97F4A7C15UL >> 56);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static Heap* CurrentSlow(nuint self)

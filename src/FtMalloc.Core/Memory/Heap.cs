@@ -20,12 +20,12 @@
 //   every empty TINY/SMALL zone is the spare of its category (so at most one each)
 //   Counters[InUseBytes] == sum of Requested over allocated blocks and LARGE zones
 //
-// The first malloc: Allocate(h, 24) finds TINY, takes the lock, asks TinyFree for a
+// The first malloc of a new heap: Allocate(h, 24) finds TINY and asks TinyFree for a
 // 48-byte block (24 rounded to 16, plus the header); the lists are empty, so MapZone
 // maps a 64 KiB zone, files its whole area as one free block, and the second search
 // finds it; Split cuts 48 bytes off the front and files the rest; Commit marks the
-// block allocated and counts it; the lock is released and zone + 0x250 returned
-// (64-byte zone header + 512-byte start bitmap + 16-byte block header).
+// block allocated and counts it; zone + 0x260 is returned (80-byte zone header +
+// 512-byte start bitmap + 16-byte block header).
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using FtMalloc.Core.Os;
@@ -39,7 +39,10 @@ internal unsafe partial struct Heap
 {
     // Field order matters for a page-aligned heap: everything the first TINY and SMALL
     // allocations touch (zone lists, counters, bins, both bitmaps, SMALL's large lists and
-    // TINY's lists up to 64 KiB) lies in the first 4 KiB page.
+    // TINY's lists up to 64 KiB) lies in the first 4 KiB page. Bins comes first: the fast
+    // paths reach it by a cast (BinsOf), because NativeAOT null-checks the address of a
+    // field taken through a pointer before an indexed access.
+    public QuickBins Bins;
     public HeapKind Kind;
     /// <summary>HeapState: written by HeapRegistry with compare-and-swap.</summary>
     public int State;
@@ -51,7 +54,6 @@ internal unsafe partial struct Heap
     public Zone* TinySpare;
     public Zone* SmallSpare;
     public HeapCounters Counters;
-    public QuickBins Bins;
     public LargeCache Large;
     public FreeLists SmallFree;
     public FreeLists TinyFree;
@@ -70,7 +72,7 @@ internal unsafe partial struct Heap
         Heap* heap = (Heap*)PageMemory.Map(PageMemory.RoundUpToPages((nuint)sizeof(Heap)), PageMemory.PageSize);
         if (heap == null) return null;
         heap->Kind = kind;
-        heap->Bins.Limit = quickBinLimit;
+        heap->Bins.SetLimit(quickBinLimit);
         return heap;
     }
 
@@ -458,6 +460,7 @@ internal unsafe partial struct Heap
         zone->Category = category;
         zone->AreaStart = (byte*)zone + Zone.HeaderBytes + Zone.BitmapBytes(bytes);
         zone->AreaEnd = (byte*)zone + bytes;
+        zone->BlockGranules = Zone.AreaBytes(zone) >> Categories.GranuleShift;
         if (!ZoneMap.Register(zone, bytes, zone))
         {
             PageMemory.Unmap(zone, bytes);

@@ -64,6 +64,17 @@ internal unsafe struct HeapCounters
 #endif
     }
 
+    /// <summary>The counters of one block given back (same form as CountAllocation).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void CountFree(HeapCounters* counters, nuint requested)
+    {
+#if !FT_MALLOC_NO_COUNTERS
+        ulong* v = (ulong*)counters;
+        v[(int)Counter.Frees]++;
+        v[(int)Counter.InUseBytes] -= requested;
+#endif
+    }
+
     /// <summary>For counters that several threads share (ProcessCounters): an atomic add.</summary>
     public void AddAtomic(Counter counter, ulong amount)
     {
