@@ -42,7 +42,7 @@ internal static unsafe class Exports
         Block* block = QuickBins.Head(bins, bin);
         if (block == null) return MallocSlow(size);
         QuickBins.Unlink(bins, bin, block);
-        return Heap.CommitCached(heap, block, size);
+        return Heap.CommitCached(heap, block, bin, size);
     }
 
     [RuntimeExport("free")]
@@ -53,12 +53,14 @@ internal static unsafe class Exports
         Zone** leaf = ZoneMap.LeafWrapped(address);
         if (Instrumented.IsOn || leaf == null) goto slow;
         Zone* zone = ZoneMap.InLeaf(leaf, address);
-        if (zone == null || zone->Owner->OwnerThread != self) goto slow;
+        if (zone == null) goto slow;
+        Heap* heap = zone->Owner;
+        if (heap->OwnerThread != self) goto slow;
         Block* block = Block.FromPayload(pointer);
         if (!Heap.IsAllocatedBlock(zone, block)) goto slow;
         nuint bin = block->Size >> 4;
-        if (!QuickBins.HasRoom(Heap.BinsOf(zone->Owner), bin)) goto slow;
-        Heap.CacheFreed(zone->Owner, block, bin);
+        if (!QuickBins.HasRoom(Heap.BinsOf(heap), bin)) goto slow;
+        Heap.CacheFreed(heap, block, bin);
         return;
     slow:
         FreeSlow(pointer);

@@ -22,15 +22,20 @@ internal unsafe partial struct Heap
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static QuickBins* BinsOf(Heap* heap) => (QuickBins*)heap;
 
+    /// <summary>The heap's counters: its second field, right after the bins (Heap.cs), reached without a null check.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static HeapCounters* CountersOf(Heap* heap) => (HeapCounters*)((byte*)heap + QuickBins.Bytes);
+
     /// <summary>
-    /// Hands out <paramref name="block"/>, just unlinked from its quick bin, for a malloc of
-    /// <paramref name="request"/> bytes: counts the call and the block, returns the payload.
+    /// Hands out <paramref name="block"/>, just unlinked from quick bin <paramref name="bin"/>,
+    /// for a malloc of <paramref name="request"/> bytes: counts it, returns the payload.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static byte* CommitCached(Heap* heap, Block* block, nuint request)
+    public static byte* CommitCached(Heap* heap, Block* block, nuint bin, nuint request)
     {
-        HeapCounters.Add(&heap->Counters, Counter.CallsMalloc, 1);
-        Commit(heap, block, request);
+        block->Flags = 0;
+        block->Requested = (uint)request;
+        HeapCounters.CountCachedMalloc(CountersOf(heap), bin, request);
         return Block.PayloadOf(block);
     }
 
@@ -47,8 +52,7 @@ internal unsafe partial struct Heap
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void CacheFreed(Heap* heap, Block* block, nuint bin)
     {
-        HeapCounters.Add(&heap->Counters, Counter.CallsFree, 1);
-        HeapCounters.CountFree(&heap->Counters, block->Requested);
+        HeapCounters.CountCachedFree(CountersOf(heap), bin, block->Requested);
         QuickBins.Push(BinsOf(heap), block, bin);
     }
 

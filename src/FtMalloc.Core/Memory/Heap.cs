@@ -40,9 +40,11 @@ internal unsafe partial struct Heap
     // Field order matters for a page-aligned heap: everything the first TINY and SMALL
     // allocations touch (zone lists, counters, bins, both bitmaps, SMALL's large lists and
     // TINY's lists up to 64 KiB) lies in the first 4 KiB page. Bins comes first: the fast
-    // paths reach it by a cast (BinsOf), because NativeAOT null-checks the address of a
-    // field taken through a pointer before an indexed access.
+    // paths reach it by a cast (BinsOf), and Counters right after it at a constant offset
+    // (CountersOf), because NativeAOT null-checks the address of a field taken through a
+    // pointer before an indexed access. HeapLayoutTests checks both offsets.
     public QuickBins Bins;
+    public HeapCounters Counters;
     public HeapKind Kind;
     /// <summary>HeapState: written by HeapRegistry with compare-and-swap.</summary>
     public int State;
@@ -53,7 +55,6 @@ internal unsafe partial struct Heap
     public Zone* LargeZones;
     public Zone* TinySpare;
     public Zone* SmallSpare;
-    public HeapCounters Counters;
     public LargeCache Large;
     public FreeLists SmallFree;
     public FreeLists TinyFree;

@@ -27,9 +27,12 @@ namespace FtMalloc.Core.Memory;
 // Explicit offsets: the fast paths address the arrays from the struct's address with
 // constants (Room, Heads) because NativeAOT adds a null check to every fixed-buffer access
 // made through a pointer.
-[StructLayout(LayoutKind.Explicit)]
+[StructLayout(LayoutKind.Explicit, Size = Bytes)]
 internal unsafe struct QuickBins
 {
+    /// <summary>Size of the struct (Heap.cs places its counters right after it).</summary>
+    public const int Bytes = HeadsOffset + 8 * Count;
+
     private const int RoomOffset = 8;
     private const int HeadsOffset = RoomOffset + 4 * Count; // 8-byte aligned: Count is even
 
