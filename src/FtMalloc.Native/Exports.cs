@@ -54,16 +54,27 @@ internal static unsafe class Exports
         if (Instrumented.IsOn || leaf == null) goto slow;
         Zone* zone = ZoneMap.InLeaf(leaf, address);
         if (zone == null) goto slow;
-        Heap* heap = zone->Owner;
-        if (heap->OwnerThread != self) goto slow;
         Block* block = Block.FromPayload(pointer);
         if (!Heap.IsAllocatedBlock(zone, block)) goto slow;
+        Heap* heap = zone->Owner;
+        if (heap->OwnerThread != self) goto remote;
         nuint bin = block->Size >> 4;
         if (!QuickBins.HasRoom(Heap.BinsOf(heap), bin)) goto slow;
         Heap.CacheFreed(heap, block, bin);
         return;
+    remote:
+        if (FreeRemote(heap, block, self)) return;
     slow:
         FreeSlow(pointer);
+    }
+
+    /// <summary>A valid block of another thread's heap: hand it back (Heap.Remote.cs), counted on the caller's heap (given one if it has none).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool FreeRemote(Heap* owner, Block* block, nuint self)
+    {
+        Heap* mine = ThreadHeap.Candidate(self);
+        if (mine == null || mine->OwnerThread != self) mine = ThreadHeap.Get();
+        return Heap.TryFreeRemote(owner, block, mine);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

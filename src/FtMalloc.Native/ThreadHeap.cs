@@ -2,8 +2,10 @@
 // from pthread_self() (a call that reads one word) in a small table of heaps indexed by
 // a hash of it, checked against the heap's OwnerThread; on a miss, pthread_getspecific
 // has the answer and the table is refreshed. ([ThreadStatic] would need the runtime.) A
-// thread gets a heap at its first allocation (HeapRegistry.Acquire: an abandoned one if
-// possible); a thread that only frees needs none (its frees go to the blocks' owners).
+// thread gets a heap at its first allocation or its first free of another thread's
+// block (HeapRegistry.Acquire: an abandoned one if possible): a consumer thread that only
+// frees then counts its calls with plain adds on a heap of its own, not with atomic adds
+// on the process's shared counters. A free of its own null or bad pointer needs no heap.
 // When a thread exits, the key's destructor abandons its heap to the registry.
 //
 // Set-up runs when ld.so loads the library (the link names ft_malloc_on_load as DT_INIT):

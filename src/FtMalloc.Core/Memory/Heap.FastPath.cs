@@ -56,13 +56,22 @@ internal unsafe partial struct Heap
         QuickBins.Push(BinsOf(heap), block, bin);
     }
 
-    /// <summary>A block of at least <paramref name="request"/> bytes (&lt;= Categories.MaxRequest): a cached one if it can, else Allocate's.</summary>
+    /// <summary>
+    /// A block of at least <paramref name="request"/> bytes (&lt;= Categories.MaxRequest): a
+    /// cached one if it can (taking in remote frees first when its bin is empty), else Allocate's.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static byte* AllocateFast(Heap* heap, nuint request)
     {
         if (request <= QuickBins.MaxRequestBytes)
         {
-            Block* block = QuickBins.Pop(BinsOf(heap), QuickBins.BinOfRequest(request));
+            nuint bin = QuickBins.BinOfRequest(request);
+            Block* block = QuickBins.Pop(BinsOf(heap), bin);
+            if (block == null && heap->Remote.IsPending)
+            {
+                DrainRemoteFrees(heap); // blocks other threads gave back refill the bins
+                block = QuickBins.Pop(BinsOf(heap), bin);
+            }
             if (block != null)
             {
                 Commit(heap, block, request);

@@ -326,11 +326,14 @@ internal unsafe partial struct Heap
     public static nuint ReleaseQuickBins(Heap* heap)
     {
         nuint released = 0;
-        for (Block* b = heap->Bins.PopAny(); b != null; b = heap->Bins.PopAny())
+        for (nuint bin = 0; bin < QuickBins.Count; bin++)
         {
-            Zone* zone = ZoneMap.Lookup(b);
-            Release(heap, zone->Category, zone, b);
-            released++;
+            for (Block* b = QuickBins.Pop(BinsOf(heap), bin); b != null; b = QuickBins.Pop(BinsOf(heap), bin))
+            {
+                Zone* zone = ZoneMap.Lookup(b);
+                Release(heap, zone->Category, zone, b);
+                released++;
+            }
         }
         return released;
     }

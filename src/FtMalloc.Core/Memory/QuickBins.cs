@@ -18,7 +18,11 @@
 // Invariants
 //   every block on bin i is Cached, in a TINY or SMALL zone of this heap, and Size == 16 * i
 //   length of bin i + _room[i] == Capacity(i): Limit up to 256-byte blocks, Limit / 4 above
-//   (so a heap keeps at most about 250 KB in its bins)
+//   (so a heap keeps at most about 250 KB in its bins), except that blocks other threads
+//   freed, when their owner takes them in (Heap.Remote.cs), may overfill a bin up to
+//   OverfillFactor times its capacity (_room then goes negative): the owner is about to
+//   allocate them again, and merging them only to split them again is what made
+//   producer/consumer pairs slow. The push of the fast path needs _room[i] > 0.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -51,17 +55,20 @@ internal unsafe struct QuickBins
     /// <summary>Blocks per bin up to 256-byte blocks (a quarter of it above); 0 turns the bins off. Set once, by SetLimit.</summary>
     public readonly uint Limit => _limit;
     [FieldOffset(0)] private uint _limit;
-    [FieldOffset(RoomOffset)] private fixed uint _room[Count];
+    [FieldOffset(RoomOffset)] private fixed int _room[Count];
     [FieldOffset(HeadsOffset)] private fixed ulong _heads[Count];
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static uint* Room(QuickBins* bins) => (uint*)((byte*)bins + RoomOffset);
+    private static int* Room(QuickBins* bins) => (int*)((byte*)bins + RoomOffset);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong* Heads(QuickBins* bins) => (ulong*)((byte*)bins + HeadsOffset);
 
     /// <summary>Blocks bin <paramref name="bin"/> may hold.</summary>
-    public readonly uint Capacity(nuint bin) => bin < 2 ? 0 : bin <= 16 ? Limit : Limit >> 2;
+    public readonly int Capacity(nuint bin) => bin < 2 ? 0 : (int)(bin <= 16 ? Limit : Limit >> 2);
+
+    /// <summary>How many times its capacity a bin may hold when its owner takes in remote frees.</summary>
+    public const int OverfillFactor = 8;
 
     /// <summary>Sets the capacity of every bin; only while the bins are empty.</summary>
     public void SetLimit(uint limit)
@@ -100,7 +107,16 @@ internal unsafe struct QuickBins
 
     /// <summary>True if bin <paramref name="bin"/> (any value) exists and is not full.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool HasRoom(QuickBins* bins, nuint bin) => bin < Count && Room(bins)[bin] != 0;
+    public static bool HasRoom(QuickBins* bins, nuint bin) => bin < Count && Room(bins)[bin] > 0;
+
+    /// <summary>Caches a block taken in from the remote-free list if its bin holds fewer than OverfillFactor times its capacity; false otherwise.</summary>
+    public static bool TryPushOverfill(QuickBins* bins, Block* block)
+    {
+        nuint bin = block->Size >> 4;
+        if (bin >= Count || Room(bins)[bin] <= -(OverfillFactor - 1) * bins->Capacity(bin)) return false;
+        Push(bins, block, bin);
+        return true;
+    }
 
     /// <summary>Caches an allocated block of bin <paramref name="bin"/> == its Size / 16, which has room. The fast path's push.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -133,15 +149,6 @@ internal unsafe struct QuickBins
         }
     }
 
-    /// <summary>Unlinks and returns any cached block, or null when every bin is empty.</summary>
-    public Block* PopAny()
-    {
-        fixed (QuickBins* bins = &this)
-            for (nuint i = 0; i < Count; i++)
-                if (_heads[i] != 0) return Pop(bins, i);
-        return null;
-    }
-
     /// <summary>Number of cached blocks (validation only: walks every bin and checks it against its room).</summary>
     public nuint CountSlow(out bool consistent)
     {
@@ -149,14 +156,14 @@ internal unsafe struct QuickBins
         nuint total = 0;
         for (nuint i = 0; i < Count; i++)
         {
-            uint n = 0;
+            int n = 0;
             for (Block* b = (Block*)_heads[i]; b != null; b = NextCached(b))
             {
                 if (b->Flags != Block.FlagCached || b->Size != (uint)i << 4) consistent = false;
                 n++;
             }
             if (n + _room[i] != Capacity(i)) consistent = false;
-            total += n;
+            total += (nuint)n;
         }
         return total;
     }
