@@ -33,7 +33,7 @@ internal static unsafe class Exports
     [RuntimeExport("malloc")]
     public static void* Malloc(nuint size)
     {
-        if (Instrumented.IsOn || size > QuickBins.MaxRequestBytes) return MallocSlow(size);
+        if (!FastPaths.Open || size > QuickBins.MaxRequestBytes) return MallocSlow(size);
         nuint self = Pthread.pthread_self();
         Heap* heap = ThreadHeap.Candidate(self);
         if (heap == null || heap->OwnerThread != self) return MallocSlow(size);
@@ -48,10 +48,11 @@ internal static unsafe class Exports
     [RuntimeExport("free")]
     public static void Free(void* pointer)
     {
+        if (!FastPaths.Open) goto slow;
         nuint self = Pthread.pthread_self();
         nuint address = (nuint)pointer;
         Zone** leaf = ZoneMap.LeafWrapped(address);
-        if (Instrumented.IsOn || leaf == null) goto slow;
+        if (leaf == null) goto slow;
         Zone* zone = ZoneMap.InLeaf(leaf, address);
         if (zone == null) goto slow;
         Block* block = Block.FromPayload(pointer);

@@ -18,6 +18,7 @@ using System.Runtime;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
+using FtMalloc.Core.CSemantics;
 using FtMalloc.Core.Introspection;
 using FtMalloc.Core.Memory;
 using FtMalloc.Core.Options;
@@ -128,6 +129,7 @@ internal static unsafe class ThreadHeap
             s_cache.Slots[Slot(main->OwnerThread)] = (ulong)main;
         }
         Volatile.Write(ref s_state, 2);
+        if (ZoneMap.EnsureRoot()) FastPaths.MarkReady(); // else every call takes the full path
         ProcessHooks.__register_atfork(
             (delegate* unmanaged<void>)(delegate*<void>)&BeforeFork,
             (delegate* unmanaged<void>)(delegate*<void>)&AfterForkInParent,

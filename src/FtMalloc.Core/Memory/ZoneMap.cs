@@ -6,8 +6,9 @@
 //
 //   root: 2^15 entries, one per 4 GiB of address space, each null or a leaf
 //   leaf: 2^16 entries, one per 64 KiB chunk, each null or a Zone*
-// The root is a static array (256 KiB of zeroes in .bss: a lookup needs no pointer load
-// and no null test, and pages never touched cost nothing); leaves are mapped on first use.
+// The root and the leaves are mapped on first use; pages never touched cost nothing. The
+// library maps the root when it is loaded (EnsureRoot), before it opens the fast paths,
+// so the free fast path reads it without a null test (LeafWrapped).
 // Entries are written by the heap that owns the zone, under its lock; leaves are
 // installed with a compare-and-swap, so heaps never need a shared lock here.
 // The map is process-wide: every heap registers its zones in it.
@@ -26,26 +27,16 @@ internal static unsafe class ZoneMap
     private const nuint LeafEntries = (nuint)1 << LeafBits;
     private const nuint RootEntries = (nuint)1 << RootBits;
 
-    private static RootTable s_root;
-
-    private struct RootTable
-    {
-        public fixed ulong Leaves[(int)RootEntries]; // Zone**, each installed once by compare-and-swap
-    }
-
-    private static Zone*** Root
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => (Zone***)Unsafe.AsPointer(ref s_root.Leaves[0]); // statics never move: no pinning needed
-    }
+    private static nint s_root; // Zone***, installed once by compare-and-swap
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Zone* Lookup(void* address)
     {
         nuint a = (nuint)address;
         nuint rootIndex = a >> (ChunkShift + LeafBits);
-        if (rootIndex >= RootEntries) return null;
-        Zone** leaf = Root[rootIndex];
+        Zone*** root = (Zone***)s_root;
+        if (rootIndex >= RootEntries || root == null) return null;
+        Zone** leaf = root[rootIndex];
         if (leaf == null) return null;
         return leaf[(a >> ChunkShift) & (LeafEntries - 1)];
     }
@@ -54,10 +45,17 @@ internal static unsafe class ZoneMap
     /// The leaf that would hold <paramref name="address"/>'s chunk, or null; an address at or
     /// above 2^47 is taken modulo 2^47. For the free fast path only, whose caller finds the
     /// zone in the leaf and then bounds the block by the zone's area (Zone.IsBlockStart), so a
-    /// wrapped address is rejected there. One load, one test: Lookup's shape without its range check.
+    /// wrapped address is rejected there; and only once EnsureRoot succeeded (no null test).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Zone** LeafWrapped(nuint address) => Root[(address >> (ChunkShift + LeafBits)) & (RootEntries - 1)];
+    public static Zone** LeafWrapped(nuint address) => ((Zone***)s_root)[(address >> (ChunkShift + LeafBits)) & (RootEntries - 1)];
+
+    /// <summary>Maps the root if it is not there yet; false if the system said no.</summary>
+    public static bool EnsureRoot()
+    {
+        if (s_root == 0) Install(ref s_root, RootEntries * (nuint)sizeof(void*));
+        return s_root != 0;
+    }
 
     /// <summary>The zone of <paramref name="address"/>'s chunk in <paramref name="leaf"/> (from LeafWrapped), or null.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -86,7 +84,13 @@ internal static unsafe class ZoneMap
     {
         nuint rootIndex = a >> (ChunkShift + LeafBits);
         if (rootIndex >= RootEntries) return null;
-        Zone*** root = Root;
+        Zone*** root = (Zone***)s_root;
+        if (root == null)
+        {
+            if (!create) return null;
+            root = (Zone***)Install(ref s_root, RootEntries * (nuint)sizeof(void*));
+            if (root == null) return null;
+        }
         Zone** leaf = root[rootIndex];
         if (leaf == null && create)
             leaf = (Zone**)Install(ref *(nint*)&root[rootIndex], LeafEntries * (nuint)sizeof(void*));
@@ -111,7 +115,8 @@ internal static unsafe class ZoneMap
     /// </summary>
     public static Zone* NextZoneAbove(nuint after, Heap* owner)
     {
-        Zone*** root = Root;
+        Zone*** root = (Zone***)s_root;
+        if (root == null) return null;
         nuint a = after == 0 ? 0 : (after & ~(ChunkBytes - 1)) + ChunkBytes;
         while ((a >> (ChunkShift + LeafBits)) < RootEntries)
         {
