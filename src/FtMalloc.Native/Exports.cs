@@ -34,7 +34,7 @@ internal static unsafe class Exports
     public static void* Malloc(nuint size)
     {
         if (!FastPaths.Open || size > QuickBins.MaxRequestBytes) return MallocSlow(size);
-        nuint self = Pthread.pthread_self();
+        nuint self = Pthread.Self();
         Heap* heap = ThreadHeap.Candidate(self);
         if (heap == null || heap->OwnerThread != self) return MallocSlow(size);
         QuickBins* bins = Heap.BinsOf(heap);
@@ -49,7 +49,7 @@ internal static unsafe class Exports
     public static void Free(void* pointer)
     {
         if (!FastPaths.Open) goto slow;
-        nuint self = Pthread.pthread_self();
+        nuint self = Pthread.Self();
         nuint address = (nuint)pointer;
         Zone** leaf = ZoneMap.LeafWrapped(address);
         if (leaf == null) goto slow;

@@ -18,13 +18,16 @@ namespace FtMalloc.Core.Memory;
 
 internal unsafe partial struct Heap
 {
-    /// <summary>The heap's quick bins: its first field (Heap.cs), reached without a null check.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static QuickBins* BinsOf(Heap* heap) => (QuickBins*)heap;
+    /// <summary>Offset of Bins in Heap: after Kind, State and OwnerThread (Heap.cs; HeapLayoutTests checks it).</summary>
+    public const int BinsOffset = 16;
 
-    /// <summary>The heap's counters: its second field, right after the bins (Heap.cs), reached without a null check.</summary>
+    /// <summary>The heap's quick bins, reached without a null check.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static HeapCounters* CountersOf(Heap* heap) => (HeapCounters*)((byte*)heap + QuickBins.Bytes);
+    public static QuickBins* BinsOf(Heap* heap) => (QuickBins*)((byte*)heap + BinsOffset);
+
+    /// <summary>The heap's counters, right after the bins, reached without a null check.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static HeapCounters* CountersOf(Heap* heap) => (HeapCounters*)((byte*)heap + BinsOffset + QuickBins.Bytes);
 
     /// <summary>
     /// Hands out <paramref name="block"/>, just unlinked from quick bin <paramref name="bin"/>,

@@ -37,19 +37,18 @@ namespace FtMalloc.Core.Memory;
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe partial struct Heap
 {
-    // Field order matters for a page-aligned heap: everything the first TINY and SMALL
-    // allocations touch (zone lists, counters, bins, both bitmaps, SMALL's large lists and
-    // TINY's lists up to 64 KiB) lies in the first 4 KiB page. Bins comes first: the fast
-    // paths reach it by a cast (BinsOf), and Counters right after it at a constant offset
-    // (CountersOf), because NativeAOT null-checks the address of a field taken through a
-    // pointer before an indexed access. HeapLayoutTests checks both offsets.
-    public QuickBins Bins;
-    public HeapCounters Counters;
+    // Field order matters. The fast paths read OwnerThread at a small offset (NativeAOT
+    // adds an explicit null check to a field read far from the pointer) and reach Bins and
+    // Counters at constant offsets (BinsOf, CountersOf: NativeAOT null-checks the address of
+    // a field taken through a pointer before an indexed access); HeapLayoutTests checks the
+    // offsets. Everything else the first TINY and SMALL allocations touch follows closely.
     public HeapKind Kind;
     /// <summary>HeapState: written by HeapRegistry with compare-and-swap.</summary>
     public int State;
     /// <summary>pthread_self() of the owner of a shared heap; 0 while it has none.</summary>
     public nuint OwnerThread;
+    public QuickBins Bins;
+    public HeapCounters Counters;
     public Zone* TinyZones;
     public Zone* SmallZones;
     public Zone* LargeZones;

@@ -8,12 +8,13 @@ namespace FtMalloc.Tests.Core;
 
 public unsafe class FastPathLayoutTests
 {
-    [Fact(DisplayName = "Heap: Bins is the first field and Counters follows at QuickBins.Bytes (BinsOf and CountersOf are casts)")]
+    [Fact(DisplayName = "Heap: Bins sits at BinsOffset and Counters right after it (BinsOf and CountersOf add constants); OwnerThread is near the start")]
     public void Bins_and_counters_sit_where_the_fast_paths_cast_to()
     {
-        Assert.Equal(0, (int)Marshal.OffsetOf<Heap>(nameof(Heap.Bins)));
+        Assert.Equal(Heap.BinsOffset, (int)Marshal.OffsetOf<Heap>(nameof(Heap.Bins)));
         Assert.Equal(QuickBins.Bytes, sizeof(QuickBins));
-        Assert.Equal(QuickBins.Bytes, (int)Marshal.OffsetOf<Heap>(nameof(Heap.Counters)));
+        Assert.Equal(Heap.BinsOffset + QuickBins.Bytes, (int)Marshal.OffsetOf<Heap>(nameof(Heap.Counters)));
+        Assert.True((int)Marshal.OffsetOf<Heap>(nameof(Heap.OwnerThread)) < 64);
         Heap heap = default;
         Assert.True(Heap.BinsOf(&heap) == &heap.Bins);
         Assert.True(Heap.CountersOf(&heap) == &heap.Counters);
