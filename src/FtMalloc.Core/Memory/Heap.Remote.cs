@@ -11,6 +11,8 @@
 // Invariants
 //   a block on Remote has Flags == FlagRemote (TINY/SMALL) or RemoteFreed == 1 (LARGE),
 //   and is still counted as in use by its owner until the owner takes it in
+//   an entry (the head, or the first word of a listed payload) is the payload's address,
+//   with bit 0 set exactly when the block is LARGE
 //   only the owner (or a thread reclaiming an abandoned heap) pops; anyone pushes
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -35,6 +37,9 @@ internal struct RemoteFreeList
 
 internal unsafe partial struct Heap
 {
+    /// <summary>Bit 0 of a remote-free list entry: the block is LARGE (payloads are 16-byte aligned).</summary>
+    private const nint LargeTag = 1;
+
     /// <summary>A block of another heap may be freed from here only between shared heaps (or by a thread with no heap yet).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool IsRemoteFreeAllowed(Heap* heap, Zone* zone) =>
@@ -72,7 +77,7 @@ internal unsafe partial struct Heap
             if ((byte*)block < zone->AreaStart || !Zone.IsStart(zone, block)) return PointerStatus.NotBlockStart;
             if (Interlocked.CompareExchange(ref block->Flags, Block.FlagRemote, 0) != 0) return PointerStatus.DoubleFree;
         }
-        HandBack(zone->Owner, pointer);
+        HandBack(zone->Owner, pointer, zone->Category == Category.Large);
         return PointerStatus.Valid;
     }
 
@@ -89,20 +94,26 @@ internal unsafe partial struct Heap
             || Interlocked.CompareExchange(ref block->Flags, Block.FlagRemote, 0) != 0) return false;
         if (caller != null) HeapCounters.Add(&caller->Counters, Counter.CallsFree, 1);
         else ProcessCounters.CountHeapless(Counter.CallsFree);
-        HandBack(owner, Block.PayloadOf(block));
+        HandBack(owner, Block.PayloadOf(block), large: false);
         return true;
     }
 
-    /// <summary>Pushes a marked block on its owner's remote-free list; reclaims the owner if it was abandoned.</summary>
-    private static void HandBack(Heap* owner, void* pointer)
+    /// <summary>
+    /// Pushes a marked block on its owner's remote-free list, its entry tagged (bit 0) when it
+    /// is a LARGE block, so that the owner finds a TINY/SMALL block's bin from its header
+    /// alone; reclaims the owner if it was abandoned.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void HandBack(Heap* owner, void* pointer, bool large)
     {
         ref nint head = ref owner->Remote.Head;
+        nint entry = (nint)pointer | (large ? LargeTag : 0);
         nint seen;
         do
         {
             seen = Volatile.Read(ref head);
             *(nint*)pointer = seen;
-        } while (Interlocked.CompareExchange(ref head, (nint)pointer, seen) != seen);
+        } while (Interlocked.CompareExchange(ref head, entry, seen) != seen);
         if (Volatile.Read(ref owner->State) == HeapState.Abandoned) HeapRegistry.TryReclaim(owner);
     }
 
@@ -113,12 +124,12 @@ internal unsafe partial struct Heap
         nuint count = 0;
         while (list != 0)
         {
-            void* pointer = (void*)list;
+            void* pointer = (void*)(list & ~LargeTag);
+            bool large = (list & LargeTag) != 0;
             list = *(nint*)pointer;
-            Zone* zone = ZoneMap.Lookup(pointer);
-            if (zone->Category == Category.Large)
+            if (large)
             {
-                FreeOwned(heap, zone, null);
+                FreeOwned(heap, ZoneMap.Lookup(pointer), null);
             }
             else
             {
@@ -126,7 +137,10 @@ internal unsafe partial struct Heap
                 block->Flags = 0; // allocated again, for the moment it takes to free it here
                 HeapCounters.CountFree(&heap->Counters, block->Requested);
                 if (!QuickBins.TryPushOverfill(BinsOf(heap), block))
+                {
+                    Zone* zone = ZoneMap.Lookup(pointer);
                     Release(heap, zone->Category, zone, block);
+                }
             }
             count++;
         }
