@@ -57,14 +57,15 @@ internal static unsafe class Exports
         if (zone == null) goto slow;
         Block* block = Block.FromPayload(pointer);
         if (!Heap.IsAllocatedBlock(zone, block)) goto slow;
-        Heap* heap = zone->Owner;
-        if (heap->OwnerThread != self) goto remote;
+        Heap* heap = ThreadHeap.Candidate(self);
+        if (zone->Owner != heap || heap->OwnerThread != self) goto other;
         nuint bin = block->Size >> 4;
         if (!QuickBins.HasRoom(Heap.BinsOf(heap), bin)) goto slow;
         Heap.CacheFreed(heap, block, bin);
         return;
-    remote:
-        if (FreeRemote(heap, block, self)) return;
+    other:
+        heap = zone->Owner;
+        if (heap->OwnerThread != self && FreeRemote(heap, block, self)) return;
     slow:
         FreeSlow(pointer);
     }
