@@ -50,9 +50,6 @@ internal sealed class FamilyFigures
     /// <summary>scaling(f, a); NaN where level 1 or 2 has no figure.</summary>
     public required IReadOnlyDictionary<Allocator, double> Scaling { get; init; }
 
-    /// <summary>The highest scaling any allocator reached (NaN if none has a figure).</summary>
-    public double BestScaling => Scaling.Values.Where(v => !double.IsNaN(v)).DefaultIfEmpty(double.NaN).Max();
-
     /// <summary>Whether the 1.8× goal is judged on this family (see allows(f) above).</summary>
     public required bool AllowsScaling { get; init; }
 
@@ -136,7 +133,7 @@ internal static class ThreadTargets
         bool fixedWork = work.Select(x => x.Units).Distinct().Count() == 1;
         string workText = fixedWork
             ? $"{Fmt.Count(work[0].Units)} {family.WorkUnit} at every level"
-            : $"not fixed ({string.Join(", ", work.Select(x => $"{Fmt.Count(x.Units)} at {x.Level}{family.LevelSuffix}"))} {family.WorkUnit}): compared per unit of work";
+            : $"not fixed, {family.WorkUnit}: {string.Join(", ", work.Select(x => $"{Fmt.Count(x.Units)} at {x.Level}{family.LevelSuffix}"))}; compared per unit of work";
 
         double best = scaling.Values.Where(v => !double.IsNaN(v)).DefaultIfEmpty(double.NaN).Max();
         bool allows;

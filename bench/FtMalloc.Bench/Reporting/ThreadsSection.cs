@@ -18,8 +18,9 @@ internal static class ThreadsSection
         var ft = r.Find(Allocator.FtMallocName);
         md.AppendLine("## Threads targets");
         md.AppendLine();
-        md.AppendLine($"Over the {t.Threaded.Count} threaded workloads that ran. Each family does the same total work at every level, " +
-                      $"so throughput is work per second and the 1 → {ThreadTargets.ScalingTo} scaling is wall(1) ÷ wall(2) (bench/README.md, \"The threads targets\").");
+        md.AppendLine($"Over the {t.Threaded.Count} threaded workloads that ran. Each family splits a fixed total of work among its threads " +
+                      "(the scaling table's work column checks it), so throughput is work per second, the 1 → 2 scaling is wall(1) ÷ wall(2) " +
+                      "and the oversubscription figure wall(16) ÷ wall(2); bench/README.md, \"The threads targets\", explains each goal.");
         md.AppendLine();
         MarkdownReport.TargetsTable(md, t.Targets, measured, ft);
         foreach (string note in t.Notes)
@@ -87,7 +88,7 @@ internal static class ThreadsSection
         md.AppendLine($"### Oversubscription: wall at {ThreadTargets.Oversubscribed} threads ÷ at {ThreadTargets.ScalingTo}, work-adjusted " +
                       $"(collapse: above {ThreadTargets.CollapseFactor:0.0}× the best other allocator's figure, and above {ThreadTargets.CollapseFactor:0.0}×)");
         md.AppendLine();
-        md.AppendLine("1.00× means 16 threads did the work as fast as 2; the limit of each cell is in brackets when it is exceeded.");
+        md.AppendLine("1.00× means 16 threads did the work as fast as 2; a cell above its limit shows the limit.");
         md.AppendLine();
         md.AppendLine("| family |" + string.Concat(measured.Select(a => $" {a.Name} |")));
         md.AppendLine("|---|" + string.Concat(measured.Select(_ => "--:|")));
