@@ -20,6 +20,7 @@ using FtMalloc.Core.CSemantics;
 using FtMalloc.Core.Introspection;
 using FtMalloc.Core.Memory;
 using FtMalloc.Core.Options;
+using FtMalloc.Core.Os;
 
 namespace FtMalloc.Native;
 
@@ -113,14 +114,15 @@ internal static unsafe class Exports
     [RuntimeExport("__posix_memalign")] public static int LibcPosixMemalign(void** result, nuint alignment, nuint size) => PosixMemalign(result, alignment, size);
 
     // Introspection (FtMalloc's own)
-    [RuntimeExport("show_alloc_mem")] public static void ShowAllocMem() => CAllocator.ShowAllocMem(null);
-    [RuntimeExport("show_alloc_mem_ex")] public static void ShowAllocMemEx() => AllocationReportEx.Print(null, 1, Settings.ShowDumpBytes);
+    // Reports that walk every heap's zones do it inside PageMemory's foreign-reads bracket.
+    [RuntimeExport("show_alloc_mem")] public static void ShowAllocMem() { PageMemory.BeginForeignReads(); CAllocator.ShowAllocMem(null); PageMemory.EndForeignReads(); }
+    [RuntimeExport("show_alloc_mem_ex")] public static void ShowAllocMemEx() { PageMemory.BeginForeignReads(); AllocationReportEx.Print(null, 1, Settings.ShowDumpBytes); PageMemory.EndForeignReads(); }
     [RuntimeExport("ft_malloc_snapshot")] public static int FtMallocSnapshot(byte* path) => ProcessReports.WriteSnapshot(path);
 
     // Introspection (glibc's)
     [RuntimeExport("malloc_stats")] public static void MallocStats() => ProcessReports.MallocStats();
-    [RuntimeExport("mallinfo2")] public static MallInfo2* MallInfo2(MallInfo2* result) { GlibcIntrospection.MallInfo2(null, result); return result; }
-    [RuntimeExport("mallinfo")] public static MallInfo* MallInfo(MallInfo* result) { GlibcIntrospection.MallInfo(null, result); return result; }
+    [RuntimeExport("mallinfo2")] public static MallInfo2* MallInfo2(MallInfo2* result) { PageMemory.BeginForeignReads(); GlibcIntrospection.MallInfo2(null, result); PageMemory.EndForeignReads(); return result; }
+    [RuntimeExport("mallinfo")] public static MallInfo* MallInfo(MallInfo* result) { PageMemory.BeginForeignReads(); GlibcIntrospection.MallInfo(null, result); PageMemory.EndForeignReads(); return result; }
     [RuntimeExport("malloc_info")] public static int MallocInfo(int options, void* stream) => ProcessReports.MallocInfo(options, stream);
     [RuntimeExport("malloc_trim")] public static int MallocTrim(nuint pad) => ProcessReports.Trim(pad);
     [RuntimeExport("mallopt")] public static int Mallopt(int parameter, int value) => Core.CSemantics.Mallopt.Set(parameter, value);

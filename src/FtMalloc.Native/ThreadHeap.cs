@@ -166,6 +166,7 @@ internal static unsafe class ThreadHeap
     private static void AfterForkInChild()
     {
         HeapRegistry.AfterForkInChild(Current);
+        PageMemory.ResetForeignReadsInChild();
         ProcessReports.AfterForkInChild();
     }
 
