@@ -45,7 +45,7 @@ int main(void)
 
     unsigned char *tiny = filled(24, 1), *small = filled(2000, 2), *large = filled(1 << 20, 3);
     unsigned char *gone = filled(40, 4), *gone_large = filled(300000, 5);
-    uintptr_t tiny_zone = (uintptr_t)tiny & ~(uintptr_t)0xFFFF;
+    uintptr_t tiny_zone = (uintptr_t)tiny & ~(uintptr_t)0x3FFFF; /* TINY zones: 256 KiB, aligned to it */
 
     free(gone);
     bad_free("double-free-tiny", gone);          /* cached in its quick bin */

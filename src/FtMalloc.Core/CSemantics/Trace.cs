@@ -16,7 +16,7 @@
 //   4242 4242 free_sized 0x7F3A5C2A0400 80             (free_aligned_sized PTR ALIGN SIZE)
 // cfree is recorded as free, glibc's __libc_* aliases by their base names.
 //
-// Records go to a static 64 KiB buffer (no allocation), written with write(2) when it is
+// Records go to a 64 KiB buffer (mapped once, not malloc'd), written with write(2) when it is
 // nearly full, at exit, and before fork (so that the child does not inherit records it
 // would write a second time; the child goes on tracing into the same file with its own
 // pid). Records of the calls after the exit report, and of a process that execs or dies

@@ -22,10 +22,10 @@
 //
 // The first malloc of a new heap: Allocate(h, 24) finds TINY and asks TinyFree for a
 // 48-byte block (24 rounded to 16, plus the header); the lists are empty, so MapZone
-// maps a 64 KiB zone, files its whole area as one free block, and the second search
+// maps a 256 KiB zone, files its whole area as one free block, and the second search
 // finds it; Split cuts 48 bytes off the front and files the rest; Commit marks the
-// block allocated and counts it; zone + 0x260 is returned (80-byte zone header +
-// 512-byte start bitmap + 16-byte block header).
+// block allocated and counts it; zone + 0x860 is returned (80-byte zone header +
+// 2 KiB start bitmap + 16-byte block header).
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using FtMalloc.Core.Os;
