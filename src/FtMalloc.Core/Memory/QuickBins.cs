@@ -70,11 +70,12 @@ internal unsafe struct QuickBins
     /// <summary>How many times its capacity a bin may hold when its owner takes in remote frees.</summary>
     public const int OverfillFactor = 8;
 
-    /// <summary>Sets the capacity of every bin; only while the bins are empty.</summary>
+    /// <summary>Sets the capacity of every bin, full or not: each bin's room moves by the change of its capacity.</summary>
     public void SetLimit(uint limit)
     {
+        for (nuint i = 0; i < Count; i++) _room[i] -= Capacity(i);
         _limit = limit;
-        for (nuint i = 0; i < Count; i++) _room[i] = Capacity(i);
+        for (nuint i = 0; i < Count; i++) _room[i] += Capacity(i);
     }
 
     /// <summary>The bin of a request of <paramref name="request"/> &lt;= MaxRequestBytes bytes (see the header).</summary>
@@ -134,6 +135,20 @@ internal unsafe struct QuickBins
     public Block* Pop(nuint blockBytes)
     {
         fixed (QuickBins* bins = &this) return Pop(bins, blockBytes >> 4);
+    }
+
+    /// <summary>True if the bin of blocks of <paramref name="blockBytes"/> exists and is not full.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool HasRoom(uint blockBytes)
+    {
+        fixed (QuickBins* bins = &this) return HasRoom(bins, blockBytes >> 4);
+    }
+
+    /// <summary>Caches an allocated block whose bin has room (HasRoom).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Push(Block* block)
+    {
+        fixed (QuickBins* bins = &this) Push(bins, block, block->Size >> 4);
     }
 
     /// <summary>Caches an allocated block; false if its bin is full or it has none (the caller then frees it for real).</summary>

@@ -50,4 +50,34 @@ public unsafe class FastPathLayoutTests
         Assert.Equal(0UL, total[Counter.Mallocs]);
         Assert.Equal(0UL, total[Counter.Frees]);
     }
+
+    [Fact(DisplayName = "QuickBins: changing the limit of non-empty bins keeps length + room == capacity")]
+    public void Limit_changes_keep_each_bins_room_consistent()
+    {
+        QuickBins bins = default;
+        bins.SetLimit(4);
+        byte* memory = stackalloc byte[48 * 8 + 16];
+        Block* first = (Block*)(((nuint)memory + 15) & ~(nuint)15);
+        for (int i = 0; i < 4; i++)
+        {
+            Block* b = (Block*)((byte*)first + 48 * i);
+            *b = default;
+            b->Size = 48;
+            Assert.True(bins.TryPush(b));
+        }
+        Assert.False(bins.HasRoom(48));                  // 4 of 4
+        bins.SetLimit(8);
+        Assert.True(bins.HasRoom(48));                   // 4 of 8
+        Assert.Equal(4u, (uint)bins.CountSlow(out bool consistent));
+        Assert.True(consistent);
+        bins.SetLimit(2);                                // over capacity: no room until two leave
+        Assert.False(bins.HasRoom(48));
+        Assert.True(bins.Pop(48) != null);
+        Assert.True(bins.Pop(48) != null);
+        Assert.False(bins.HasRoom(48));
+        Assert.True(bins.Pop(48) != null);
+        Assert.True(bins.HasRoom(48));
+        Assert.Equal(1u, (uint)bins.CountSlow(out consistent));
+        Assert.True(consistent);
+    }
 }
