@@ -15,12 +15,12 @@
 #include <unistd.h>
 
 static volatile int done;
-static long rounds = 300;
+static long rounds = 100;
 
 static void *worker(void *arg)
 {
     size_t size = (size_t)(long)arg;
-    enum { N = 1500 };
+    enum { N = 4000 }; /* TINY: ~1.3 MB, five 256 KiB zones; SMALL: ~38 MB, three 16 MiB zones */
     static __thread void *blocks[N];
     for (long r = 0; r < rounds; r++) {
         for (int i = 0; i < N; i++) {
@@ -48,8 +48,8 @@ int main(int argc, char **argv)
     pthread_t tid[64];
     if (workers > 64)
         workers = 64;
-    for (long i = 0; i < workers; i++) /* TINY (96..192 B) and SMALL (2 KiB..) zones */
-        pthread_create(&tid[i], NULL, worker, (void *)(long)(i % 2 ? 2048 : 96));
+    for (long i = 0; i < workers; i++) /* TINY (304..400 B) and SMALL (9 KiB..) zones */
+        pthread_create(&tid[i], NULL, worker, (void *)(long)(i % 2 ? 9216 : 304));
     long reports = 0;
     int joined[64] = { 0 };
     for (;;) {
