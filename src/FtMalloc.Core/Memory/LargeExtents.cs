@@ -333,6 +333,27 @@ internal unsafe struct LargeExtents
         return pieces;
     }
 
+    /// <summary>True if some free extent overlaps [start, start + bytes).</summary>
+    public readonly bool Overlaps(nuint start, nuint bytes)
+    {
+        int i = IndexAfter(start);
+        return i < Count && Start(i) < start + bytes;
+    }
+
+    /// <summary>Checks every invariant of the table (for HeapValidator).</summary>
+    public readonly bool CheckSlow()
+    {
+        nuint free = 0, dirty = 0;
+        for (int i = 0; i < Count; i++)
+        {
+            if (Bytes(i) == 0 || (Start(i) & (ZoneMap.ChunkBytes - 1)) != 0 || (Bytes(i) & (ZoneMap.ChunkBytes - 1)) != 0) return false;
+            if (i > 0 && (End(i - 1) > Start(i) || (End(i - 1) == Start(i) && IsDirty(i - 1) == IsDirty(i)))) return false;
+            free += Bytes(i);
+            if (IsDirty(i)) dirty += Bytes(i);
+        }
+        return free == FreeBytes && dirty == DirtyBytes;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static nuint RoundToChunks(nuint bytes) => (bytes + ZoneMap.ChunkBytes - 1) & ~(ZoneMap.ChunkBytes - 1);
 }
