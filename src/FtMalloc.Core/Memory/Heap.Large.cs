@@ -15,7 +15,7 @@
 //            dirty bytes above the budget (LargeExtents.Budget: at most the recent peak of
 //            the live LARGE bytes minus the live bytes, at most live + 16 MiB) are purged
 //            with madvise(MADV_DONTNEED), highest addresses first, and clean address space
-//            above max(RegionBytes, live bytes) is unmapped.
+//            above twice max(RegionBytes, live bytes) is unmapped.
 //   realloc  in place when the new size is LARGE and either smaller (the tail becomes a
 //            free extent) or the free extents right after the block cover the growth.
 // Peak resident memory stays that of the program's own peak of live LARGE bytes, and a
@@ -29,6 +29,9 @@ namespace FtMalloc.Core.Memory;
 
 internal unsafe partial struct Heap
 {
+    /// <summary>1 once the kernel refused MREMAP_DONTUNMAP for anonymous memory (before 5.13).</summary>
+    private static int s_dontUnmapRefused;
+
     private static long NowMs()
     {
         Libc.Timespec t;
@@ -96,9 +99,10 @@ internal unsafe partial struct Heap
     /// <summary>
     /// Moves dirty pages of other free extents into [at, at + bytes) with mremap, so that a
     /// block placed on untouched address space does not fault: the smallest dirty extent that
-    /// fills the gap, else the largest, from their ends. Stops when none is left.
+    /// fills the gap, else the largest, from their ends. Stops when none is left; false if
+    /// the system refused a move.
     /// </summary>
-    private static void FillFromDirty(Heap* heap, nuint at, nuint bytes, ref nuint dirtyEnd)
+    private static bool FillFromDirty(Heap* heap, nuint at, nuint bytes, ref nuint dirtyEnd)
     {
         ref LargeExtents large = ref heap->Large;
         while (bytes != 0 && large.DirtyBytes != 0)
@@ -107,20 +111,32 @@ internal unsafe partial struct Heap
             nuint move = large.Bytes(i) < bytes ? large.Bytes(i) : bytes;
             nuint from = large.CutTail(i, move);
             int savedErrno = Libc.Errno;
-            void* moved = Libc.mremap((void*)from, move, move, Libc.MREMAP_MAYMOVE | Libc.MREMAP_FIXED, (void*)at);
+            const int moveFlags = Libc.MREMAP_MAYMOVE | Libc.MREMAP_FIXED;
+            void* moved = Libc.MAP_FAILED;
+            bool keptSource = false;
+            if (s_dontUnmapRefused == 0)
+            {
+                // Linux 5.13+: the source stays mapped (empty, clean), and no VMA is unmapped.
+                moved = Libc.mremap((void*)from, move, move, moveFlags | Libc.MREMAP_DONTUNMAP, (void*)at);
+                keptSource = moved != Libc.MAP_FAILED;
+                if (!keptSource && Libc.Errno == Libc.EINVAL) s_dontUnmapRefused = 1;
+            }
+            if (!keptSource) moved = Libc.mremap((void*)from, move, move, moveFlags, (void*)at);
             Libc.Errno = savedErrno;
             if (moved == Libc.MAP_FAILED)
             {
                 large.Insert(from, move, dirty: true); // nothing moved; it merges back where it was cut
-                return;
+                return false;
             }
             heap->Counters.Add(Counter.MremapCalls, 1);
             heap->Counters.Add(Counter.MremapBytes, move);
-            heap->Counters.Subtract(Counter.MappedBytes, move); // the source address space is gone
+            if (keptSource) FileFreeLarge(heap, from, move, dirty: false);
+            else heap->Counters.Subtract(Counter.MappedBytes, move); // the source address space is gone
             at += move;
             bytes -= move;
             if (at > dirtyEnd) dirtyEnd = at;
         }
+        return true;
     }
 
     /// <summary>Maps a region for LARGE blocks (RegionBytes, or <paramref name="bytes"/> if more) as one clean extent.</summary>
@@ -200,7 +216,7 @@ internal unsafe partial struct Heap
 
     /// <summary>
     /// Purges dirty bytes above the budget (madvise, highest addresses first: the pages stay
-    /// mapped and read as zero), then unmaps clean address space above max(RegionBytes, live).
+    /// mapped and read as zero), then unmaps clean address space above 2 max(RegionBytes, live).
     /// </summary>
     private static void KeepLargeBudget(Heap* heap)
     {
@@ -219,7 +235,7 @@ internal unsafe partial struct Heap
             heap->Counters.Add(Counter.MadviseBytes, cut);
             if (!large.MarkTailClean(i, cut)) UnmapLargeRange(heap, large.CutTail(i, cut), cut);
         }
-        nuint keepClean = large.LiveBytes > LargeExtents.RegionBytes ? large.LiveBytes : LargeExtents.RegionBytes;
+        nuint keepClean = 2 * (large.LiveBytes > LargeExtents.RegionBytes ? large.LiveBytes : LargeExtents.RegionBytes);
         while (large.CleanBytes > keepClean) UnmapLargeExtent(heap, large.LargestClean());
     }
 

@@ -18,7 +18,8 @@
 //   two adjacent extents (one ends where the next starts) differ in Dirty (else merged)
 //   FreeBytes == sum of Bytes, DirtyBytes == sum of Bytes over dirty extents
 //   no extent overlaps a live block; every extent lies in a mapping this heap made
-//   DirtyBytes <= Budget after every free (the heap purges down to it)
+//   DirtyBytes <= Budget after every free (the heap purges down to it), so
+//   LiveBytes + DirtyBytes <= PeakBytes * (1 + 1/2^SlackShift) then
 using System.Runtime.CompilerServices;
 
 namespace FtMalloc.Core.Memory;
@@ -32,6 +33,12 @@ internal unsafe struct LargeExtents
     public const nuint FloorBytes = 16 * 1024 * 1024;
     /// <summary>Every this many milliseconds, half of what the recent peak holds above the live bytes is forgotten.</summary>
     public const long DecayMs = 1000;
+    /// <summary>
+    /// Live + dirty LARGE bytes may pass the recent peak of the live bytes by 1/2^SlackShift
+    /// of it: spare resident pages make a later block fit a dirty extent whole, where moving
+    /// pages with mremap (a TLB flush each time) would cost more than faulting them once.
+    /// </summary>
+    public const int SlackShift = 3;
 
     private fixed ulong _start[Capacity];
     private fixed ulong _bytes[Capacity];
@@ -69,10 +76,14 @@ internal unsafe struct LargeExtents
             PeakBytes = LiveBytes + (periods >= 63 ? 0 : excess >> (int)periods);
             PeakStampMs = nowMs;
         }
-        nuint overPeak = PeakBytes > LiveBytes ? PeakBytes - LiveBytes : 0;
+        nuint allowed = Allowed;
+        nuint overPeak = allowed > LiveBytes ? allowed - LiveBytes : 0;
         nuint floor = LiveBytes + FloorBytes;
         return overPeak < floor ? overPeak : floor;
     }
+
+    /// <summary>How many live + dirty bytes may be resident: the recent peak of the live bytes and its slack.</summary>
+    public readonly nuint Allowed => PeakBytes + (PeakBytes >> SlackShift);
 
     /// <summary>Counts a new live block of <paramref name="bytes"/>, raising the peak.</summary>
     public void AddLive(nuint bytes, long nowMs)

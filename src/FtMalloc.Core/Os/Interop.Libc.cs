@@ -20,6 +20,7 @@ internal static unsafe partial class Libc
     public const int MADV_DONTNEED = 4;
     public const int MREMAP_MAYMOVE = 1;
     public const int MREMAP_FIXED = 2;
+    public const int MREMAP_DONTUNMAP = 4;
     public const int CLOCK_MONOTONIC_COARSE = 6;
     public const int _SC_PAGESIZE = 30;
     public const int ENOMEM = 12;
