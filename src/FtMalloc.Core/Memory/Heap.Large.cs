@@ -10,16 +10,20 @@
 //            run of free extents that covers the most dirty bytes, else a new region;
 //            the clean (never touched or purged) parts of the window are then filled with
 //            dirty pages moved in from other free extents by mremap: page tables move,
-//            nothing is copied and nothing faults. The source address space is given up.
+//            nothing is copied and nothing faults. The source stays mapped as a clean
+//            extent (MREMAP_DONTUNMAP, Linux 5.13+), or its address space is given up.
+//            Faulting the clean parts instead was measured worse: a move costs about 50
+//            microseconds here (TLB flush), a fault 1.5, but a move carries 100s of pages.
 //   free     the block's range becomes a dirty extent (merged with its neighbours); then
 //            dirty bytes above the budget (LargeExtents.Budget: at most the recent peak of
-//            the live LARGE bytes minus the live bytes, at most live + 16 MiB) are purged
+//            the live LARGE bytes, plus 1/8, minus the live bytes; at most live + 16 MiB;
+//            the peak's excess over the live bytes halves every second) are purged
 //            with madvise(MADV_DONTNEED), highest addresses first, and clean address space
 //            above twice max(RegionBytes, live bytes) is unmapped.
 //   realloc  in place when the new size is LARGE and either smaller (the tail becomes a
 //            free extent) or the free extents right after the block cover the growth.
-// Peak resident memory stays that of the program's own peak of live LARGE bytes, and a
-// program that frees everything keeps at most 16 MiB of it (malloc_trim: nothing).
+// Resident LARGE memory stays within 1/8 of the program's own peak of live LARGE bytes,
+// and a program that frees everything keeps at most 16 MiB of it (malloc_trim: nothing).
 using System.Runtime.CompilerServices;
 using FtMalloc.Core.Os;
 using FtMalloc.Core.SizeClasses;
@@ -240,7 +244,7 @@ internal unsafe partial struct Heap
     }
 
     /// <summary>Unmaps every free LARGE extent (adjacent ones in one call). Returns how many bytes went back.</summary>
-    public static nuint ReleaseLargeCache(Heap* heap)
+    public static nuint ReleaseLargeExtents(Heap* heap)
     {
         ref LargeExtents large = ref heap->Large;
         nuint released = large.FreeBytes;

@@ -113,7 +113,7 @@ internal unsafe partial struct Heap
     public static void Destroy(Heap* heap)
     {
         ReleaseQuickBins(heap);
-        ReleaseLargeCache(heap);
+        ReleaseLargeExtents(heap);
         for (Category c = Category.Tiny; c <= Category.Large; c++)
         {
             ref Zone* list = ref ZoneListOf(heap, c);
@@ -207,7 +207,7 @@ internal unsafe partial struct Heap
         return status;
     }
 
-    /// <summary>Frees a valid allocated block of this heap: into a quick bin, or merged into the free lists, or (LARGE) unmapped.</summary>
+    /// <summary>Frees a valid allocated block of this heap: into a quick bin, or merged into the free lists, or (LARGE) filed as a free extent.</summary>
     private static void FreeOwned(Heap* heap, Zone* zone, Block* block)
     {
         heap->Counters.Add(Counter.Frees, 1);
@@ -223,8 +223,8 @@ internal unsafe partial struct Heap
     }
 
     /// <summary>
-    /// Resizes a block, in place when it can (shrink; grow into a free neighbour; LARGE
-    /// slack), else by moving it. <paramref name="result"/> is null when memory ran out,
+    /// Resizes a block, in place when it can (shrink; grow into a free neighbour; LARGE:
+    /// shrink, or grow over the free extents after it), else by moving it. <paramref name="result"/> is null when memory ran out,
     /// and the old block is then untouched.
     /// </summary>
     public static PointerStatus Reallocate(Heap* heap, void* pointer, nuint request, out byte* result)

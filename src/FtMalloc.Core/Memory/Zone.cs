@@ -4,7 +4,8 @@
 // Layout of a TINY or SMALL zone (ZoneBytes long, aligned to ZoneBytes):
 //   [Zone header][start bitmap: 1 bit per 16-byte granule][area: blocks ... ]
 //   AreaStart is 16-byte aligned, so every block header and payload is too.
-// Layout of a LARGE zone (whole pages, aligned to at least ZoneMap.ChunkBytes):
+// Layout of a LARGE zone (whole 64 KiB chunks carved from a LARGE region, Heap.Large.cs;
+// aligned to at least ZoneMap.ChunkBytes):
 //   [Zone header][padding up to the requested alignment][payload ...]
 //
 // Invariants
