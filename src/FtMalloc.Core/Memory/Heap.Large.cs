@@ -261,6 +261,90 @@ internal unsafe partial struct Heap
         return released;
     }
 
+    /// <summary>Below this many bytes a growing LARGE block is copied; from here on its pages are moved (mremap costs about what copying 1 MiB does).</summary>
+    private const nuint MoveInsteadOfCopyBytes = 1024 * 1024;
+
+    /// <summary>
+    /// realloc of a LARGE block that cannot grow in place: a new range is carved and the
+    /// block's pages are moved to its front with mremap (no copy, no fault), the rest filled
+    /// as for a new block; the old range becomes a clean extent (or is given up). Returns the
+    /// new payload, or null (nothing changed) when the caller should allocate and copy.
+    /// </summary>
+    [SkipLocalsInit]
+    private static byte* TryMoveLarge(Heap* heap, Zone* zone, nuint request)
+    {
+        nuint mapped = zone->MappedBytes, offset = (nuint)(zone->AreaStart - (byte*)zone);
+        if (Categories.Of(request) != Category.Large || mapped < MoveInsteadOfCopyBytes || offset >= ZoneMap.ChunkBytes) return null;
+        if (request > Categories.MaxRequest - offset) return null;
+        nuint bytes = LargeExtents.RoundToChunks(offset + request);
+        if (bytes <= mapped) return null;
+        ref LargeExtents large = ref heap->Large;
+        nuint start = large.FindWindow(bytes);
+        if (start == 0)
+        {
+            if (!MapLargeRegion(heap, bytes)) return null;
+            start = large.FindWindow(bytes);
+            if (start == 0) return null;
+        }
+        nuint* clean = stackalloc nuint[2 * LargeExtents.Capacity];
+        int pieces = large.Take(start, bytes, clean, out nuint dirtyEnd);
+
+        nuint old = (nuint)zone;
+        // The new place is in the zone map before the header arrives there (a leaf may have to be mapped).
+        if (!ZoneMap.Register((void*)start, offset + 1, (Zone*)start))
+        {
+            FileFreeLarge(heap, start, bytes); // put the window back (dirty: the safe side for calloc)
+            return null;
+        }
+        int savedErrno = Libc.Errno;
+        const int moveFlags = Libc.MREMAP_MAYMOVE | Libc.MREMAP_FIXED;
+        bool keptSource = false;
+        void* moved = Libc.MAP_FAILED;
+        if (s_dontUnmapRefused == 0)
+        {
+            moved = Libc.mremap((void*)old, mapped, mapped, moveFlags | Libc.MREMAP_DONTUNMAP, (void*)start);
+            keptSource = moved != Libc.MAP_FAILED;
+            if (!keptSource && Libc.Errno == Libc.EINVAL) s_dontUnmapRefused = 1;
+        }
+        if (!keptSource) moved = Libc.mremap((void*)old, mapped, mapped, moveFlags, (void*)start);
+        Libc.Errno = savedErrno;
+        if (moved == Libc.MAP_FAILED)
+        {
+            ZoneMap.Unregister((void*)start, offset + 1);
+            FileFreeLarge(heap, start, bytes);
+            return null;
+        }
+        heap->Counters.Add(Counter.MremapCalls, 1);
+        heap->Counters.Add(Counter.MremapBytes, mapped);
+
+        // The header moved with the pages (the old place reads zero or is gone): relink the zone at its new place.
+        ZoneMap.Unregister((void*)old, offset + 1);
+        zone = (Zone*)start;
+        Zone* next = zone->Next, prev = zone->Prev;
+        if (prev != null) prev->Next = zone; else heap->LargeZones = zone;
+        if (next != null) next->Prev = zone;
+        zone->MappedBytes = bytes;
+        zone->AreaStart = (byte*)zone + offset;
+        zone->AreaEnd = (byte*)zone + bytes;
+        if (keptSource) FileFreeLarge(heap, old, mapped, dirty: false);
+        else heap->Counters.Subtract(Counter.MappedBytes, mapped); // the old address space is gone
+
+        // Fill the clean pieces of the part past the moved pages, as for a new block.
+        nuint tail = start + mapped;
+        for (int p = 0; p < pieces; p++)
+        {
+            nuint lo = clean[2 * p], hi = lo + clean[2 * p + 1];
+            if (lo < tail) lo = tail;
+            if (hi > lo) FillFromDirty(heap, lo, hi - lo, ref dirtyEnd);
+        }
+        large.AddLive(bytes - mapped, NowMs());
+        heap->Counters.Subtract(Counter.InUseBytes, zone->LargeRequested);
+        heap->Counters.AddWithPeak(Counter.InUseBytes, Counter.PeakInUseBytes, request);
+        zone->LargeRequested = request;
+        KeepLargeBudget(heap);
+        return zone->AreaStart;
+    }
+
     /// <summary>
     /// realloc of a LARGE block in place: a smaller LARGE size gives its tail to the free
     /// extents; a bigger one takes the free extents right after the block if they reach.

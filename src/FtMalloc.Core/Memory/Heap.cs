@@ -245,6 +245,11 @@ internal unsafe partial struct Heap
             result = (byte*)pointer;
             return status;
         }
+        if (zone->Category == Category.Large && (result = TryMoveLarge(heap, zone, request)) != null)
+        {
+            heap->Counters.Add(Counter.Reallocs, 1);
+            return status;
+        }
 
         byte* moved = Allocate(heap, request);
         if (moved == null) return status;

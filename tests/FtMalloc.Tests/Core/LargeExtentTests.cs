@@ -229,4 +229,37 @@ public unsafe class LargeExtentTests
             Heap.Destroy(heap);
         }
     }
+
+    [Fact(DisplayName = "realloc of a LARGE block that cannot grow in place moves its pages (mremap), keeping the data and the zone map right")]
+    public void ReallocMovesPages()
+    {
+        Heap* heap = NewHeap();
+        try
+        {
+            byte* p = Touched(heap, 2 * MiB, 3);
+            for (int i = 0; i < 2 * MiB; i += 4096) p[i] = (byte)(i >> 12);
+            byte* wall = Touched(heap, 300 * KiB, 4); // right after p: p cannot grow in place
+            ulong mremaps = heap->Counters[Counter.MremapCalls];
+            byte* q = (byte*)CAllocator.Realloc(heap, p, 5 * MiB);
+            Assert.True(q != null && q != p);
+            Assert.True(heap->Counters[Counter.MremapCalls] > mremaps, "the pages were copied, not moved");
+            for (int i = 0; i < 2 * MiB; i += 4096) Assert.Equal((byte)(i >> 12), q[i]);
+            Assert.Equal(3, q[2 * MiB - 1]);
+            for (int i = 2 * MiB; i < 5 * MiB; i += 4096) q[i] = 9;
+            Assert.NotEqual(PointerStatus.Valid, Heap.Free(heap, p)); // the old pointer is gone
+            AssertValid(heap);
+            Assert.Equal(4, wall[0]);
+            byte* r = (byte*)CAllocator.Realloc(heap, q, 9 * MiB);
+            Assert.Equal(9, r[5 * MiB - 4096]);
+            Assert.Equal(0, r[0]);
+            AssertValid(heap);
+            CAllocator.Free(heap, r);
+            CAllocator.Free(heap, wall);
+            AssertValid(heap);
+        }
+        finally
+        {
+            Heap.Destroy(heap);
+        }
+    }
 }
