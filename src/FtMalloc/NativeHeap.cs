@@ -81,7 +81,7 @@ public sealed unsafe class NativeHeap : IDisposable
 
     /// <summary>
     /// Allocates <paramref name="size"/> bytes aligned to <paramref name="alignment"/>, which
-    /// must be a power of two (any size: LARGE mappings are aligned as asked).
+    /// must be a power of two (any size: LARGE blocks are aligned as asked).
     /// </summary>
     /// <exception cref="ArgumentException">The alignment is not a power of two.</exception>
     public void* AllocateAligned(nuint size, nuint alignment)
@@ -158,14 +158,14 @@ public sealed unsafe class NativeHeap : IDisposable
 
     /// <summary>
     /// Frees every block parked in the quick bins for real (merging it with its neighbours)
-    /// and unmaps the LARGE mappings kept for reuse.
+    /// and unmaps the free LARGE address space kept for reuse (freed LARGE blocks' ranges).
     /// </summary>
     public void ReleaseCachedBlocks()
     {
         lock (_gate)
         {
             Heap.ReleaseQuickBins(Handle);
-            Heap.ReleaseLargeCache(Handle);
+            Heap.ReleaseLargeExtents(Handle);
         }
     }
 

@@ -61,6 +61,20 @@ int main(void)
     bad_free("zone-header", (void *)(tiny_zone + 16));
     bad_free("zone-bitmap", (void *)(tiny_zone + 256));
     bad_free("wrapped", (void *)((uintptr_t)tiny + ((uintptr_t)1 << 47)));
+    /* A LARGE zone whose header is carved from a freed LARGE block's bytes (all 0xFF): no
+     * stale byte there may make an interior pointer look like a block to free's fast path. */
+    unsigned char *old_large = malloc(1 << 20);
+    if (old_large == NULL)
+        return 2;
+    memset(old_large, 0xFF, 1 << 20);
+    free(old_large);
+    unsigned char *reused_a = malloc(256 << 10), *reused_b = malloc(256 << 10);
+    if (reused_a == NULL || reused_b == NULL)
+        return 2;
+    bad_free("interior-of-reused-large", reused_b + 16);
+    bad_free("interior-of-reused-large-page", reused_b + 4096);
+    free(reused_a);
+    free(reused_b);
     bad_free("stack", stack_area + 16);
     bad_free("static", static_area);
 

@@ -23,6 +23,7 @@ internal enum HeapDefect
     QuickBinsInconsistent,
     TooManyEmptyZones,
     InUseCounterWrong,
+    LargeExtentsWrong,
 }
 
 internal readonly unsafe struct HeapCheck
@@ -76,6 +77,13 @@ internal static unsafe class HeapValidator
         if (!tinyOk || !smallOk) return new HeapCheck(HeapDefect.FreeListsInconsistent, 0);
         if (heap->Bins.CountSlow(out bool binsOk) != cached || !binsOk) return new HeapCheck(HeapDefect.QuickBinsInconsistent, (nuint)cached);
         if (heap->Counters[Counter.InUseBytes] != inUse) return new HeapCheck(HeapDefect.InUseCounterWrong, (nuint)inUse);
+        nuint largeLive = 0;
+        for (Zone* z = heap->LargeZones; z != null; z = z->Next)
+        {
+            largeLive += z->MappedBytes;
+            if (heap->Large.Overlaps((nuint)z, z->MappedBytes)) return new HeapCheck(HeapDefect.LargeExtentsWrong, (nuint)z);
+        }
+        if (!heap->Large.CheckSlow() || heap->Large.LiveBytes != largeLive) return new HeapCheck(HeapDefect.LargeExtentsWrong, 0);
         return default;
     }
 

@@ -1,6 +1,6 @@
 // malloc_trim for one heap: give the system back every page the heap does not need now.
 //   1. take in the blocks other threads freed, release the quick bins (their blocks merge
-//      into free blocks) and the cached LARGE mappings;
+//      into free blocks) and the free LARGE extents (unmapped);
 //   2. in every free block of every TINY/SMALL zone, the whole pages past the block's
 //      header and free-list links (32 bytes) go back with madvise(MADV_DONTNEED): they
 //      stay mapped and read as zero when touched again. Only pages mincore reports
@@ -27,7 +27,7 @@ internal unsafe partial struct Heap
         bool released = false;
         if (heap->Remote.IsPending) DrainRemoteFrees(heap);
         ReleaseQuickBins(heap);
-        if (ReleaseLargeCache(heap) != 0) released = true;
+        if (ReleaseLargeExtents(heap) != 0) released = true;
         for (Category c = Category.Tiny; c <= Category.Small; c++)
         {
             for (Zone* zone = ZoneListOf(heap, c); zone != null; zone = zone->Next)

@@ -54,7 +54,6 @@ internal unsafe partial struct Heap
     public Zone* LargeZones;
     public Zone* TinySpare;
     public Zone* SmallSpare;
-    public LargeCache Large;
     public FreeLists SmallFree;
     public FreeLists TinyFree;
     /// <summary>HeapRegistry's links (all heaps; abandoned heaps), under the registry lock.</summary>
@@ -62,6 +61,8 @@ internal unsafe partial struct Heap
     public Heap* NextAbandoned;
     /// <summary>Other threads write here (Heap.Remote.cs): a cache line of its own.</summary>
     public RemoteFreeList Remote;
+    /// <summary>The free LARGE address space (Heap.Large.cs); last, so that the first page stays TINY/SMALL's.</summary>
+    public LargeExtents Large;
 
     // ---- lifetime -------------------------------------------------------------------
 
@@ -114,7 +115,7 @@ internal unsafe partial struct Heap
     public static void Destroy(Heap* heap)
     {
         ReleaseQuickBins(heap);
-        ReleaseLargeCache(heap);
+        ReleaseLargeExtents(heap);
         for (Category c = Category.Tiny; c <= Category.Large; c++)
         {
             ref Zone* list = ref ZoneListOf(heap, c);
@@ -147,14 +148,14 @@ internal unsafe partial struct Heap
         return payload;
     }
 
-    /// <summary>Like Allocate, with the first <paramref name="request"/> bytes zero (a fresh LARGE mapping already is).</summary>
+    /// <summary>Like Allocate, with the first <paramref name="request"/> bytes zero (LARGE: only the part that held old data is cleared).</summary>
     public static byte* AllocateZeroed(Heap* heap, nuint request)
     {
-        bool dirty = true;
+        nuint dirty = request;
         byte* payload = Categories.Of(request) == Category.Large
             ? AllocateLarge(heap, request, Categories.Granule, out dirty)
             : Allocate(heap, request);
-        if (payload != null && dirty) Libc.memset(payload, 0, request);
+        if (payload != null && dirty != 0) Libc.memset(payload, 0, dirty < request ? dirty : request);
         return payload;
     }
 
@@ -208,7 +209,7 @@ internal unsafe partial struct Heap
         return status;
     }
 
-    /// <summary>Frees a valid allocated block of this heap: into a quick bin, or merged into the free lists, or (LARGE) unmapped.</summary>
+    /// <summary>Frees a valid allocated block of this heap: into a quick bin, or merged into the free lists, or (LARGE) filed as a free extent.</summary>
     private static void FreeOwned(Heap* heap, Zone* zone, Block* block)
     {
         heap->Counters.Add(Counter.Frees, 1);
@@ -224,8 +225,8 @@ internal unsafe partial struct Heap
     }
 
     /// <summary>
-    /// Resizes a block, in place when it can (shrink; grow into a free neighbour; LARGE
-    /// slack), else by moving it. <paramref name="result"/> is null when memory ran out,
+    /// Resizes a block, in place when it can (shrink; grow into a free neighbour; LARGE:
+    /// shrink, or grow over the free extents after it), else by moving it. <paramref name="result"/> is null when memory ran out,
     /// and the old block is then untouched.
     /// </summary>
     public static PointerStatus Reallocate(Heap* heap, void* pointer, nuint request, out byte* result)
@@ -244,6 +245,11 @@ internal unsafe partial struct Heap
             heap->Counters.Add(Counter.Reallocs, 1);
             heap->Counters.Add(Counter.ReallocsInPlace, 1);
             result = (byte*)pointer;
+            return status;
+        }
+        if (zone->Category == Category.Large && (result = TryMoveLarge(heap, zone, request)) != null)
+        {
+            heap->Counters.Add(Counter.Reallocs, 1);
             return status;
         }
 
@@ -440,17 +446,6 @@ internal unsafe partial struct Heap
         return true;
     }
 
-    /// <summary>A LARGE block stays where it is if the new size is LARGE, fits the mapping, and uses at least half of it.</summary>
-    private static bool TryResizeLargeInPlace(Heap* heap, Zone* zone, nuint request)
-    {
-        nuint usable = (nuint)(zone->AreaEnd - zone->AreaStart);
-        if (Categories.Of(request) != Category.Large || request > usable || request < zone->MappedBytes / 2) return false;
-        heap->Counters.Subtract(Counter.InUseBytes, zone->LargeRequested);
-        heap->Counters.AddWithPeak(Counter.InUseBytes, Counter.PeakInUseBytes, request);
-        zone->LargeRequested = request;
-        return true;
-    }
-
     // ---- zones ----------------------------------------------------------------------
 
     private static bool MapZone(Heap* heap, Category category)
@@ -478,61 +473,6 @@ internal unsafe partial struct Heap
         AdoptZone(heap, zone);
         FreeListsOf(heap, category).Insert(block);
         return true;
-    }
-
-    private static byte* AllocateLarge(Heap* heap, nuint request, nuint alignment) => AllocateLarge(heap, request, alignment, out _);
-
-    /// <summary>A LARGE block: a cached mapping that fits (<paramref name="reused"/>: its bytes are not zero), else a fresh one.</summary>
-
-    private static byte* AllocateLarge(Heap* heap, nuint request, nuint alignment, out bool reused)
-    {
-        reused = false;
-        PageMemory.Initialize();
-        nuint offset = (Zone.HeaderBytes + alignment - 1) & ~(alignment - 1);
-        if (request > Categories.MaxRequest - offset) return null;
-        nuint bytes = PageMemory.RoundUpToPages(offset + request);
-        if (heap->Remote.IsPending) DrainRemoteFrees(heap);
-        Zone* zone = alignment <= ZoneMap.ChunkBytes ? heap->Large.TakeFit(bytes) : null;
-        if (zone != null)
-        {
-            reused = true;
-            if (zone->MappedBytes - bytes > 4 * bytes)
-            {
-                // Keep what this block needs; the rest goes back now.
-                nuint tail = zone->MappedBytes - bytes;
-                PageMemory.Unmap((byte*)zone + bytes, tail);
-                zone->MappedBytes = bytes;
-                zone->AreaEnd = (byte*)zone + bytes;
-                heap->Counters.Add(Counter.MunmapCalls, 1);
-                heap->Counters.Add(Counter.MunmapBytes, tail);
-                heap->Counters.Subtract(Counter.MappedBytes, tail);
-            }
-        }
-        else
-        {
-            zone = (Zone*)PageMemory.Map(bytes, alignment > ZoneMap.ChunkBytes ? alignment : ZoneMap.ChunkBytes);
-            if (zone == null) return null;
-            zone->Owner = heap;
-            zone->MappedBytes = bytes;
-            zone->Category = Category.Large;
-            zone->AreaEnd = (byte*)zone + bytes;
-            CountMapping(heap, zone);
-        }
-        zone->AreaStart = (byte*)zone + offset;
-        zone->LargeRequested = request;
-        zone->RemoteFreed = 0;
-        if (!ZoneMap.Register(zone, Zone.RegisteredBytes(zone), zone))
-        {
-            UnmapZone(heap, zone);
-            return null;
-        }
-        LinkZone(heap, zone);
-        heap->Large.LiveBytes += zone->MappedBytes;
-        heap->Counters.Add(Counter.Mallocs, 1);
-        heap->Counters.Add(Counter.BytesRequested, request);
-        heap->Counters.Add(Counter.BytesServed, (nuint)(zone->AreaEnd - zone->AreaStart));
-        heap->Counters.AddWithPeak(Counter.InUseBytes, Counter.PeakInUseBytes, request);
-        return zone->AreaStart;
     }
 
     /// <summary>Links a freshly mapped zone into its list and counts it.</summary>
@@ -586,30 +526,6 @@ internal unsafe partial struct Heap
         heap->Counters.Add(Counter.MunmapBytes, bytes);
         heap->Counters.Subtract(Counter.MappedBytes, bytes);
         PageMemory.Unmap(zone, bytes);
-    }
-
-    /// <summary>A freed LARGE zone leaves the heap: into the LARGE cache if it may stay there, else back to the system.</summary>
-    private static void RetireLarge(Heap* heap, Zone* zone)
-    {
-        UnlinkZone(heap, zone);
-        ZoneMap.Unregister(zone, Zone.RegisteredBytes(zone));
-        heap->Large.LiveBytes -= zone->MappedBytes;
-        ref LargeCache cache = ref heap->Large;
-        if (cache.CouldHold(zone->MappedBytes))
-        {
-            // It fits an empty cache, so evicting the oldest mappings makes room for it.
-            while (!cache.TryAdd(zone)) UnmapZone(heap, cache.RemoveOldest());
-            return;
-        }
-        UnmapZone(heap, zone);
-    }
-
-    /// <summary>Unmaps every cached LARGE mapping. Returns how many bytes went back.</summary>
-    public static nuint ReleaseLargeCache(Heap* heap)
-    {
-        nuint released = heap->Large.Bytes;
-        for (Zone* z = heap->Large.RemoveOldest(); z != null; z = heap->Large.RemoveOldest()) UnmapZone(heap, z);
-        return released;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

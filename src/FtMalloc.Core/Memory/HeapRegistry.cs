@@ -1,8 +1,8 @@
 // Every shared heap of the process, and the pool of heaps whose threads have exited.
 // A thread gets a heap from Acquire: an abandoned one if there is one (with the blocks
 // its last owner left behind, which stay valid), else a new one. When the thread exits,
-// Abandon gives back what it can (remote frees taken in, quick bins released, cached LARGE
-// mappings unmapped, the pages of the empty spare zones released with madvise: the zones
+// Abandon gives back what it can (remote frees taken in, quick bins released, free LARGE
+// extents unmapped, the pages of the empty spare zones released with madvise: the zones
 // stay, so the next thread to adopt the heap maps nothing) and puts the heap in the pool. Heaps are never unmapped: 10,000
 // short-lived threads reuse a handful of heaps.
 //
@@ -76,7 +76,7 @@ internal static unsafe class HeapRegistry
         Heap.DrainRemoteFrees(heap);
         Heap.ReleaseQuickBins(heap);
         Heap.ReleaseSparePages(heap);
-        Heap.ReleaseLargeCache(heap);
+        Heap.ReleaseLargeExtents(heap);
         s_lock.Enter();
         Volatile.Write(ref heap->OwnerThread, 0);
         Volatile.Write(ref heap->State, HeapState.Abandoned);
@@ -96,7 +96,7 @@ internal static unsafe class HeapRegistry
             Heap.DrainRemoteFrees(heap);
             Heap.ReleaseQuickBins(heap); // the drained blocks went to the bins: merge them now
             Heap.ReleaseSparePages(heap);
-            Heap.ReleaseLargeCache(heap);
+            Heap.ReleaseLargeExtents(heap);
             Volatile.Write(ref heap->State, HeapState.Abandoned);
             if (!heap->Remote.IsPending) return; // else a push came in while we held it
         }

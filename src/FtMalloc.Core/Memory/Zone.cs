@@ -4,7 +4,8 @@
 // Layout of a TINY or SMALL zone (ZoneBytes long, aligned to ZoneBytes):
 //   [Zone header][start bitmap: 1 bit per 16-byte granule][area: blocks ... ]
 //   AreaStart is 16-byte aligned, so every block header and payload is too.
-// Layout of a LARGE zone (whole pages, aligned to at least ZoneMap.ChunkBytes):
+// Layout of a LARGE zone (whole 64 KiB chunks carved from a LARGE region, Heap.Large.cs;
+// aligned to at least ZoneMap.ChunkBytes):
 //   [Zone header][padding up to the requested alignment][payload ...]
 //
 // Invariants
@@ -13,8 +14,8 @@
 //   chunk of a 64 TiB block would cost a billion writes; a pointer past the payload's
 //   chunk cannot be a valid block start anyway, and no other mapping can lie there)
 //   Owner's zone list of this Category contains this zone exactly once
-//   BlockGranules == (AreaEnd - AreaStart) / 16 for TINY/SMALL and 0 for LARGE (set once,
-//   when the zone is mapped; a LARGE zone's header is never written there)
+//   BlockGranules == (AreaEnd - AreaStart) / 16 for TINY/SMALL and 0 for LARGE (written
+//   when the zone is made: a LARGE zone's header may be carved from a freed block's bytes)
 //   a TINY/SMALL zone whose area is one free block is "empty": at most one empty zone
 //   per category per heap stays mapped (Heap.SpareZone), the others are unmapped
 using System.Runtime.CompilerServices;

@@ -18,6 +18,10 @@ internal static unsafe partial class Libc
     public const int MAP_ANONYMOUS = 0x20;
     public const int MAP_NORESERVE = 0x4000;
     public const int MADV_DONTNEED = 4;
+    public const int MREMAP_MAYMOVE = 1;
+    public const int MREMAP_FIXED = 2;
+    public const int MREMAP_DONTUNMAP = 4;
+    public const int CLOCK_MONOTONIC_COARSE = 6;
     public const int _SC_PAGESIZE = 30;
     public const int ENOMEM = 12;
     public const int EINVAL = 22;
@@ -32,6 +36,25 @@ internal static unsafe partial class Libc
 
     [DllImport(Lib), SuppressGCTransition]
     public static extern int munmap(void* addr, nuint length);
+
+    /// <summary>
+    /// Moves or resizes a mapping; its resident pages move with it (page tables, no copy, no
+    /// fault). Declared with the new address as a fixed fifth argument: the C function is
+    /// variadic, which on x86-64 passes it in the same register.
+    /// </summary>
+    [DllImport(Lib), SuppressGCTransition]
+    public static extern void* mremap(void* oldAddress, nuint oldSize, nuint newSize, int flags, void* newAddress);
+
+    /// <summary>struct timespec.</summary>
+    public struct Timespec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    /// <summary>A clock read through the vDSO: no system call for the coarse clocks.</summary>
+    [DllImport(Lib), SuppressGCTransition]
+    public static extern int clock_gettime(int clock, Timespec* time);
 
     [DllImport(Lib), SuppressGCTransition]
     public static extern int madvise(void* addr, nuint length, int advice);

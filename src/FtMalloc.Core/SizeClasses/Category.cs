@@ -1,5 +1,6 @@
 // Requests fall into three categories by size. TINY and SMALL blocks are carved out of
-// zones mapped ahead of need; each LARGE block gets a mapping of its own.
+// zones mapped ahead of need; each LARGE block is a zone of its own, carved in whole 64 KiB
+// chunks out of the heap's LARGE regions (Memory/Heap.Large.cs).
 //
 // Thresholds, chosen by measurement (bench/): the common sizes of real programs (strings,
 // nodes, small vectors: 16..512 bytes, then buffers and tables up to 128 KiB, glibc's
@@ -8,7 +9,7 @@
 // 128 KiB, 144 mappings and 150K faults, 15% faster. Zones stay virtual until touched:
 //   TINY   request <= 512 bytes    zone 64 KiB  (>= 100 blocks of 528 bytes + metadata)
 //   SMALL  request <= 128 KiB     zone 16 MiB  (>= 100 blocks of 131,088 bytes + metadata)
-//   LARGE  anything bigger         its own mapping, rounded up to whole pages
+//   LARGE  anything bigger         a zone of its own, rounded up to whole 64 KiB chunks
 // Zone sizes are powers of two and each zone is aligned to its own size, so the zone of
 // any block inside it is `address & ~(ZoneBytes - 1)`.
 using System.Runtime.CompilerServices;

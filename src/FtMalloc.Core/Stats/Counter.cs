@@ -51,8 +51,10 @@ internal enum Counter
     CallsFreeSized,
     CallsFreeAlignedSized,
     TrimCalls,          // malloc_trim
-    MadviseCalls,       // madvise(MADV_DONTNEED) calls made by malloc_trim
-    MadviseBytes,       // resident bytes they gave back
+    MadviseCalls,       // madvise(MADV_DONTNEED) calls: malloc_trim, and purges of freed LARGE memory
+    MadviseBytes,       // bytes they gave back (resident bytes for malloc_trim; at most that for purges)
+    MremapCalls,        // freed LARGE pages moved under a new block by mremap (instead of faulting fresh ones)
+    MremapBytes,        // bytes they moved
     Count,
 }
 
@@ -138,6 +140,8 @@ internal static class CounterNames
         Counter.TrimCalls => new("trim_calls"u8, "malloc_trim calls"u8, CounterGroup.System, CounterKind.Total),
         Counter.MadviseCalls => new("madvise_calls"u8, "madvise calls"u8, CounterGroup.System, CounterKind.Total),
         Counter.MadviseBytes => new("madvise_bytes"u8, "madvise bytes"u8, CounterGroup.System, CounterKind.Total),
+        Counter.MremapCalls => new("mremap_calls"u8, "mremap calls"u8, CounterGroup.System, CounterKind.Total),
+        Counter.MremapBytes => new("mremap_bytes"u8, "mremap bytes"u8, CounterGroup.System, CounterKind.Total),
         _ => new("unknown"u8, "unknown"u8, CounterGroup.Misuse, CounterKind.Total),
     };
 

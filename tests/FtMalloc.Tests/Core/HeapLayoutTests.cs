@@ -147,7 +147,7 @@ public unsafe class HeapLayoutTests
         new Span<byte>(p, 1_000_000).Fill(7);
         heap.Free(p);
         Assert.Empty(heap.Walk());
-        heap.ReleaseCachedBlocks(); // the mapping waited in the LARGE cache until now
+        heap.ReleaseCachedBlocks(); // its range waited as a free LARGE extent until now
         Assert.Equal(1UL, heap.Statistics()["zones_large_unmapped"]);
         Assert.Equal(0UL, heap.Statistics()["mapped_bytes"]);
     }

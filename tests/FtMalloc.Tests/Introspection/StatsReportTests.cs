@@ -34,6 +34,7 @@ public sealed class StatsReportTests
             ("mmap calls", "mmap_calls"), ("mmap bytes", "mmap_bytes"), ("munmap calls", "munmap_calls"), ("munmap bytes", "munmap_bytes"),
             ("mapped now", "mapped_bytes"), ("mapped at peak", "peak_mapped_bytes"),
             ("malloc_trim calls", "trim_calls"), ("madvise calls", "madvise_calls"), ("madvise bytes", "madvise_bytes"),
+            ("mremap calls", "mremap_calls"), ("mremap bytes", "mremap_bytes"),
         }),
         ("misuse", new[] { ("bad or double frees", "misuse_detected") }),
     };
