@@ -7,7 +7,7 @@
 // mmap threshold) never reach mmap. With SMALL up to 32 KiB, python3's growing dicts and
 // lists took 1,535 LARGE mappings and 256K page faults in bench/'s python workload; with
 // 128 KiB, 144 mappings and 150K faults, 15% faster. Zones stay virtual until touched:
-//   TINY   request <= 512 bytes    zone 64 KiB  (>= 100 blocks of 528 bytes + metadata)
+//   TINY   request <= 512 bytes    zone 256 KiB (>= 100 blocks of 528 bytes + metadata)
 //   SMALL  request <= 128 KiB     zone 16 MiB  (>= 100 blocks of 131,088 bytes + metadata)
 //   LARGE  anything bigger         a zone of its own, rounded up to whole 64 KiB chunks
 // Zone sizes are powers of two and each zone is aligned to its own size, so the zone of
