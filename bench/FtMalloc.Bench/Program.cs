@@ -28,10 +28,11 @@ var output = new Option<string?>("--out", "-o") { Description = "Report folder (
 var rebuild = new Option<bool>("--rebuild") { Description = "Publish libft_malloc.so even if it exists" };
 var noBuild = new Option<bool>("--no-build") { Description = "Never publish libft_malloc.so; report FtMalloc as not built if it is missing" };
 var keepWork = new Option<bool>("--keep-work") { Description = "Keep generated inputs and scratch folders (work/) after the run" };
+var from = new Option<string?>("--from") { Description = "Run nothing: write the report again from an earlier result folder's runs.csv (with today's targets)" };
 var list = new Option<bool>("--list") { Description = "List the workloads and exit" };
 
 var root = new RootCommand("FtMalloc benchmark suite: real programs and synthetic drivers under FtMalloc, glibc, jemalloc, tcmalloc and mimalloc");
-foreach (Option o in new Option[] { smoke, repeat, warmup, workloads, allocators, threads, startupExecs, timeout, output, rebuild, noBuild, keepWork, list })
+foreach (Option o in new Option[] { smoke, repeat, warmup, workloads, allocators, threads, startupExecs, timeout, output, rebuild, noBuild, keepWork, from, list })
     root.Options.Add(o);
 
 root.SetAction(parse =>
@@ -63,7 +64,8 @@ root.SetAction(parse =>
         KeepWork = parse.GetValue(keepWork),
         OutputDir = parse.GetValue(output),
     };
-    return new Suite(options).Run();
+    string? replayFrom = parse.GetValue(from);
+    return replayFrom != null ? Replay.Run(replayFrom, options) : new Suite(options).Run();
 });
 
 return root.Parse(args).Invoke();
