@@ -130,8 +130,13 @@ internal unsafe partial struct Heap
         Category category = Categories.Of(request);
         if (category == Category.Large) return AllocateLarge(heap, request, Categories.Granule);
         nuint blockBytes = Categories.BlockBytesFor(request);
-        Block* block = blockBytes <= QuickBins.MaxBlockBytes ? heap->Bins.Pop(blockBytes) : null;
-        if (block == null)
+        Block* block;
+        if (blockBytes <= QuickBins.MaxBlockBytes)
+        {
+            block = heap->Bins.Pop(blockBytes);
+            if (block == null) block = TakeAndCarve(heap, category, blockBytes);
+        }
+        else
         {
             block = TakeFreeBlock(heap, category, blockBytes);
             if (block != null) Split(heap, category, block, blockBytes);
@@ -323,13 +328,87 @@ internal unsafe partial struct Heap
     public static nuint ReleaseQuickBins(Heap* heap)
     {
         nuint released = 0;
-        for (Block* b = heap->Bins.PopAny(); b != null; b = heap->Bins.PopAny())
+        for (nuint bytes = 0; bytes <= QuickBins.MaxBlockBytes; bytes += Categories.Granule)
         {
-            Zone* zone = ZoneMap.Lookup(b);
-            Release(heap, zone->Category, zone, b);
-            released++;
+            // Bin by bin: PopAny would rescan the empty bins before each block.
+            for (Block* b = heap->Bins.Pop(bytes); b != null; b = heap->Bins.Pop(bytes))
+            {
+                Zone* zone = ZoneMap.Lookup(b);
+                Release(heap, zone->Category, zone, b);
+                released++;
+            }
         }
         return released;
+    }
+
+    /// <summary>Most blocks one quick-bin miss carves: the one asked for and up to this many less one for the bin.</summary>
+    public const uint CarveBlocks = 8;
+
+    /// <summary>
+    /// A quick-bin miss (<paramref name="bytes"/> &lt;= QuickBins.MaxBlockBytes): a free block
+    /// of at least <paramref name="bytes"/> from the free lists, cut into blocks of
+    /// <paramref name="bytes"/> ("batch carve"): while the bin has room and what is left
+    /// holds two more, up to CarveBlocks - 1 blocks are parked in the bin (the next mallocs of
+    /// this size pop them) before the one returned, and only the rest is filed, once.
+    /// Filling a zone thus costs one free-list search per CarveBlocks blocks, and blocks of
+    /// one size end up side by side. Layout: [cached ...][returned][rest]: the returned block
+    /// keeps the free rest as its neighbour, so a realloc right after can still grow in
+    /// place. The carved blocks are Cached, so they obey every quick-bin rule (released
+    /// before a zone is mapped, bounded by the bin's limit).
+    /// </summary>
+    private static Block* TakeAndCarve(Heap* heap, Category category, nuint bytes)
+    {
+        Block* block = TakeFreeBlock(heap, category, bytes);
+        if (block == null) return null;
+        nuint size = block->Size;
+        if (size - bytes < Categories.MinBlockBytes) return block; // too small to split: the block keeps it all
+        Zone* zone = Zone.OfBlock(block, category);
+        ulong* bits = Zone.StartBits(zone);
+        byte* area = zone->AreaStart;
+        byte* cursor = (byte*)block;
+        byte* end = cursor + size;
+        uint prevSize = block->PrevSize;
+        // end - cursor - bytes stays 0 or >= MinBlockBytes: no cut leaves a 16-byte sliver.
+        for (uint n = 1; n < CarveBlocks && heap->Bins.HasRoom((uint)bytes); n++)
+        {
+            nuint left = (nuint)(end - cursor);
+            if (left < 2 * bytes) break;
+            left -= 2 * bytes;
+            if (left != 0 && left < Categories.MinBlockBytes) break;
+            Block* c = (Block*)cursor;
+            c->PrevSize = prevSize;
+            c->Size = (uint)bytes;
+            if (c != block) SetStartBit(bits, area, c);
+            heap->Bins.Push(c);
+            prevSize = (uint)bytes;
+            cursor += bytes;
+        }
+        Block* taken = (Block*)cursor;
+        taken->PrevSize = prevSize;
+        taken->Size = (uint)bytes;
+        if (taken != block) SetStartBit(bits, area, taken);
+        cursor += bytes;
+        uint last = (uint)bytes;
+        if (cursor < end)
+        {
+            Block* rest = (Block*)cursor;
+            last = (uint)(end - cursor);
+            rest->PrevSize = (uint)bytes;
+            rest->Size = last;
+            rest->Requested = 0;
+            rest->Flags = Block.FlagFree;
+            SetStartBit(bits, area, rest);
+            FreeListsOf(heap, category).Insert(rest);
+        }
+        if (end < zone->AreaEnd) ((Block*)end)->PrevSize = last;
+        return taken;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SetStartBit(ulong* bits, byte* area, Block* block)
+    {
+        nuint i = (nuint)((byte*)block - area) >> Categories.GranuleShift;
+        bits[i >> 6] |= 1UL << (int)(i & 63);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -40,7 +40,7 @@ public unsafe class HeapLayoutTests
         var zone = Assert.Single(zones);
         Assert.Equal(category, zone.Category);
         Assert.Equal((nuint)0, zone.MappedBytes % PageSize);
-        Assert.Equal(100, zone.Blocks.Count(b => !b.IsFree));
+        Assert.Equal(100, zone.Blocks.Count(b => !b.IsFree && !b.IsCached)); // cached: carved ahead into the quick bin
         heap.Validate();
     }
 
@@ -127,11 +127,47 @@ public unsafe class HeapLayoutTests
         Assert.Throws<InvalidPointerException>(() => heap.Free(a)); // a cached block is not allocated
         heap.ReleaseCachedBlocks();
         blocks = heap.Walk().Single().Blocks;
-        Assert.True(blocks[0].IsFree && blocks[0].Address == (nuint)a && blocks[1].Address == (nuint)b);
+        Assert.Contains(blocks, x => x.IsFree && x.Address <= (nuint)a && (nuint)a < x.Address + x.BlockBytes); // a merged
+        Assert.Contains(blocks, x => x.Address == (nuint)b && !x.IsFree && !x.IsCached);
         heap.Free(b);
         heap.Free(guard);
         heap.ReleaseCachedBlocks();
         Assert.True(Assert.Single(heap.Walk().Single().Blocks).IsFree); // all merged: the zone is one free block
+        heap.Validate();
+    }
+
+    [Fact]
+    public void A_quick_bin_miss_carves_a_batch_of_same_size_blocks_in_front_of_the_one_it_returns()
+    {
+        using var heap = new NativeHeap();
+        byte* first = (byte*)heap.Allocate(40); // 64-byte blocks
+        var blocks = heap.Walk().Single().Blocks;
+        int at = blocks.ToList().FindIndex(x => x.Address == (nuint)first);
+        int carved = 7; // Heap.CarveBlocks - 1
+        Assert.Equal(carved, at);
+        Assert.True(blocks.Take(carved).All(x => x.IsCached && x.BlockBytes == 64));
+        Assert.True(blocks[at + 1].IsFree); // the rest: the returned block can still grow in place
+        heap.Validate();
+        for (int i = 1; i <= carved; i++)
+            Assert.True(heap.Allocate((nuint)(33 + i)) == first - 64 * i); // popped from the bin, nearest first
+        Assert.Equal(8, heap.Walk().Single().Blocks.Count(x => !x.IsFree && !x.IsCached));
+        heap.Validate();
+    }
+
+    [Fact]
+    public void Carving_stops_at_the_bin_limit_and_without_bins()
+    {
+        using (var noBins = new NativeHeap(quickBinLimit: 0))
+        {
+            noBins.Allocate(40);
+            Assert.Equal(0, noBins.Walk().Single().Blocks.Count(x => x.IsCached));
+            noBins.Validate();
+        }
+        using var heap = new NativeHeap(quickBinLimit: 3);
+        heap.Allocate(40);
+        Assert.Equal(3, heap.Walk().Single().Blocks.Count(x => x.IsCached));
+        heap.Allocate(700); // a bin of blocks above 256 bytes holds Limit / 4 = 0: nothing carved
+        Assert.Equal(0, heap.Walk().Single(z => z.Category == ZoneCategory.Small).Blocks.Count(x => x.IsCached));
         heap.Validate();
     }
 
