@@ -52,6 +52,7 @@ internal unsafe struct FreeLists
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref ulong Head(int firstLevel, int secondLevel) => ref _heads[firstLevel * SecondLevelCount + secondLevel];
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Insert(Block* block)
     {
         Mapping(block->Size, out int fl, out int sl);
@@ -64,6 +65,7 @@ internal unsafe struct FreeLists
         _secondLevel[fl] |= 1u << sl;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Remove(Block* block)
     {
         Mapping(block->Size, out int fl, out int sl);

@@ -36,9 +36,13 @@ internal unsafe partial struct Heap
             && ((nuint)pointer & (Categories.Granule - 1)) == 0)
         {
             Block* block = Block.FromPayload(pointer);
-            if ((byte*)block >= zone->AreaStart && Zone.IsStart(zone, block) && block->Flags == 0
-                && heap->Bins.HasRoom(block->Size))
+            if ((byte*)block >= zone->AreaStart && Zone.IsStart(zone, block) && block->Flags == 0)
             {
+                if (!heap->Bins.HasRoom(block->Size))
+                {
+                    FreeToLists(heap, zone, block); // checked: the slow path need not check again
+                    return PointerStatus.Valid;
+                }
                 heap->Counters.Add(Counter.Frees, 1);
                 heap->Counters.Subtract(Counter.InUseBytes, block->Requested);
                 heap->Bins.Push(block);

@@ -28,6 +28,7 @@
 // (64-byte zone header + 512-byte start bitmap + 16-byte block header).
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 using FtMalloc.Core.Os;
 using FtMalloc.Core.SizeClasses;
 using FtMalloc.Core.Stats;
@@ -185,6 +186,7 @@ internal unsafe partial struct Heap
                 if (gap < Categories.MinBlockBytes) gap += alignment;
                 Zone* zone = Zone.OfBlock(block, category);
                 Block* aligned = SplitOff(zone, block, gap);
+                aligned->PrevSize |= Block.PrevFreeHint;
                 block->Flags = Block.FlagFree;
                 FreeListsOf(heap, category).Insert(block);
                 block = aligned;
@@ -209,6 +211,18 @@ internal unsafe partial struct Heap
         if (status == PointerStatus.Valid) FreeOwned(heap, zone, block);
         else if (status == PointerStatus.OtherHeap && IsRemoteFreeAllowed(heap, zone)) status = FreeRemote(zone, pointer);
         return status;
+    }
+
+    /// <summary>
+    /// The free of a TINY/SMALL block that FreeFast has checked (this heap's, allocated) but
+    /// whose quick bin is full: merged into the free lists without checking it again.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void FreeToLists(Heap* heap, Zone* zone, Block* block)
+    {
+        heap->Counters.Add(Counter.Frees, 1);
+        heap->Counters.Subtract(Counter.InUseBytes, block->Requested);
+        Release(heap, zone->Category, zone, block);
     }
 
     /// <summary>Frees a valid allocated block of this heap: into a quick bin, or merged into the free lists, or (LARGE) unmapped.</summary>
@@ -400,7 +414,7 @@ internal unsafe partial struct Heap
             SetStartBit(bits, area, rest);
             FreeListsOf(heap, category).Insert(rest);
         }
-        if (end < zone->AreaEnd) ((Block*)end)->PrevSize = last;
+        if (end < zone->AreaEnd) ((Block*)end)->PrevSize = last | (cursor < end ? Block.PrevFreeHint : 0);
         return taken;
     }
 
@@ -439,43 +453,68 @@ internal unsafe partial struct Heap
         block->Size = (uint)bytes;
         Zone.MarkStart(zone, rest);
         Block* after = Block.NextOf(rest);
-        if ((byte*)after < zone->AreaEnd) after->PrevSize = rest->Size;
+        if ((byte*)after < zone->AreaEnd) after->PrevSize = rest->Size | Block.PrevFreeHint; // rest is usually freed next
         return rest;
     }
 
-    /// <summary>Frees a block (not on a list): merges it with free neighbours, then files it, or retires its zone if the zone is now empty.</summary>
+    /// <summary>
+    /// Frees a block (not on a list): merges it with free neighbours, then files it, or
+    /// retires its zone if the zone is now empty. The area's bounds of a TINY/SMALL zone are
+    /// constants of its category (Zone.AreaOffset, ZoneBytes), so merging reads no zone
+    /// header: zones are aligned to 64 KiB or more, so with many zones their headers share a
+    /// few cache sets and are rarely in the cache.
+    /// </summary>
     private static void Release(Heap* heap, Category category, Zone* zone, Block* block)
     {
-        ref FreeLists lists = ref FreeListsOf(heap, category);
-        block->Flags = Block.FlagFree;
-        block->Requested = 0;
-        Block* next = Block.NextOf(block);
-        if ((byte*)next < zone->AreaEnd && next->IsFree)
+        FreeLists* lists = category == Category.Tiny ? &heap->TinyFree : &heap->SmallFree;
+        byte* areaEnd = (byte*)zone + Categories.ZoneBytes(category);
+        ulong* bits = Zone.StartBits(zone);
+        byte* area = (byte*)zone + Zone.AreaOffset(category);
+        uint size = block->Size;
+        Block* next = (Block*)((byte*)block + size);
+        // Both neighbours' headers are usually out of the cache: ask for both before
+        // waiting for either (the prefetch of an address past the area is harmless).
+        if (Sse.IsSupported)
         {
-            lists.Remove(next);
-            Zone.ClearStart(zone, next);
-            block->Size += next->Size;
+            Sse.Prefetch0(next);
+            if (Block.PrevMayBeFree(block)) Sse.Prefetch0(Block.PrevOf(block));
         }
-        if (block->PrevSize != 0)
+        if ((byte*)next < areaEnd && next->IsFree)
+        {
+            lists->Remove(next);
+            ClearStartBit(bits, area, next);
+            size += next->Size;
+            next = (Block*)((byte*)block + size);
+        }
+        if (Block.PrevMayBeFree(block))
         {
             Block* prev = Block.PrevOf(block);
             if (prev->IsFree)
             {
-                lists.Remove(prev);
-                Zone.ClearStart(zone, block);
-                prev->Size += block->Size;
+                lists->Remove(prev);
+                ClearStartBit(bits, area, block);
+                size += prev->Size;
                 block = prev;
             }
         }
-        next = Block.NextOf(block);
-        if ((byte*)next < zone->AreaEnd) next->PrevSize = block->Size;
+        block->Size = size;
+        block->Requested = 0;
+        block->Flags = Block.FlagFree;
+        if ((byte*)next < areaEnd) next->PrevSize = size | Block.PrevFreeHint;
 
-        if (block->Size == Zone.AreaBytes(zone) && !KeepAsSpare(heap, category, zone))
+        if (size == (nuint)(areaEnd - area) && !KeepAsSpare(heap, category, zone))
         {
             ReturnZone(heap, zone);
             return;
         }
-        lists.Insert(block);
+        lists->Insert(block);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ClearStartBit(ulong* bits, byte* area, Block* block)
+    {
+        nuint i = (nuint)((byte*)block - area) >> Categories.GranuleShift;
+        bits[i >> 6] &= ~(1UL << (int)(i & 63));
     }
 
     /// <summary>True if the newly empty <paramref name="zone"/> becomes (or is) its category's one spare zone.</summary>
