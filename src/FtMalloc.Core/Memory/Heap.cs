@@ -53,6 +53,8 @@ internal unsafe partial struct Heap
     public Zone* SmallSpare;
     public HeapCounters Counters;
     public QuickBins Bins;
+    /// <summary>Bins.Limit the heap was created with; the slow path raises Bins.Limit above it (GrowQuickBins) and ReleaseQuickBins puts it back.</summary>
+    public uint BinLimitBase;
     public LargeCache Large;
     public FreeLists SmallFree;
     public FreeLists TinyFree;
@@ -72,6 +74,7 @@ internal unsafe partial struct Heap
         if (heap == null) return null;
         heap->Kind = kind;
         heap->Bins.Limit = quickBinLimit;
+        heap->BinLimitBase = quickBinLimit;
         return heap;
     }
 
@@ -222,7 +225,29 @@ internal unsafe partial struct Heap
     {
         heap->Counters.Add(Counter.Frees, 1);
         heap->Counters.Subtract(Counter.InUseBytes, block->Requested);
-        Release(heap, zone->Category, zone, block);
+        if (GrowQuickBins(heap, block->Size)) heap->Bins.Push(block);
+        else Release(heap, zone->Category, zone, block);
+    }
+
+    /// <summary>Most blocks per quick bin the slow path lets the bins grow to.</summary>
+    public const uint MaxBinLimit = 1u << 20;
+
+    /// <summary>
+    /// A free found its quick bin full: doubles the bins' limit if the bin could then still
+    /// hold no more than an eighth of the bytes in use, and says whether the block now fits.
+    /// Why: a program that frees many blocks of a few sizes and allocates those sizes again
+    /// (million, churn) then reuses them without merging and splitting, and its frees touch
+    /// no neighbour. The cost is memory no other size can use until the bins are released,
+    /// which happens before any zone is mapped (TakeFreeBlock) and before a fresh LARGE
+    /// mapping (AllocateLarge), and which puts the limit back to BinLimitBase.
+    /// </summary>
+    private static bool GrowQuickBins(Heap* heap, uint blockBytes)
+    {
+        uint limit = heap->Bins.Limit;
+        if (limit == 0 || limit >= MaxBinLimit || blockBytes > QuickBins.MaxBlockBytes) return false;
+        if ((ulong)limit * 2 * blockBytes > heap->Counters[Counter.InUseBytes] / 8) return false;
+        heap->Bins.Limit = limit * 2;
+        return heap->Bins.HasRoom(blockBytes);
     }
 
     /// <summary>Frees a valid allocated block of this heap: into a quick bin, or merged into the free lists, or (LARGE) unmapped.</summary>
@@ -236,8 +261,9 @@ internal unsafe partial struct Heap
             return;
         }
         heap->Counters.Subtract(Counter.InUseBytes, block->Requested);
-        if (!heap->Bins.TryPush(block))
-            Release(heap, zone->Category, zone, block);
+        if (heap->Bins.TryPush(block)) return;
+        if (GrowQuickBins(heap, block->Size)) heap->Bins.Push(block);
+        else Release(heap, zone->Category, zone, block);
     }
 
     /// <summary>
@@ -352,6 +378,7 @@ internal unsafe partial struct Heap
                 released++;
             }
         }
+        heap->Bins.Limit = heap->BinLimitBase;
         return released;
     }
 
@@ -605,6 +632,7 @@ internal unsafe partial struct Heap
         nuint bytes = PageMemory.RoundUpToPages(offset + request);
         if (heap->Remote.IsPending) DrainRemoteFrees(heap);
         Zone* zone = alignment <= ZoneMap.ChunkBytes ? heap->Large.TakeFit(bytes) : null;
+        if (zone == null && heap->Bins.Limit > heap->BinLimitBase) ReleaseQuickBins(heap); // grown bins: their memory first
         if (zone != null)
         {
             reused = true;

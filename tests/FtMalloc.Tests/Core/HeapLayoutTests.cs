@@ -172,6 +172,27 @@ public unsafe class HeapLayoutTests
     }
 
     [Fact]
+    public void Quick_bins_grow_past_their_limit_while_the_heap_is_big_and_shrink_back_when_released()
+    {
+        using var heap = new NativeHeap();
+        var live = new List<nint>();
+        for (int i = 0; i < 20_000; i++) live.Add((nint)heap.Allocate(40));
+        int Cached() => heap.Walk().SelectMany(z => z.Blocks).Count(b => b.IsCached);
+        foreach (nint p in live.Take(10_000)) heap.Free((void*)p); // 10,000 64-byte blocks, 400 KB in use
+        Assert.True(Cached() > NativeHeap.DefaultQuickBinLimit, $"{Cached()} cached");
+        heap.Validate();
+        void* big = heap.Allocate(1_000_000); // a fresh LARGE mapping: the grown bins are merged first
+        Assert.Equal(0, Cached());
+        heap.Validate();
+        foreach (nint p in live.Skip(10_000)) heap.Free((void*)p);
+        heap.Free(big);
+        heap.ReleaseCachedBlocks();
+        Assert.Equal(0, Cached());
+        Assert.True(heap.Walk().Where(z => z.Category != ZoneCategory.Large).All(z => z.Blocks.Count == 1 && z.Blocks[0].IsFree));
+        heap.Validate();
+    }
+
+    [Fact]
     public void Large_blocks_get_their_own_mapping_and_give_it_back()
     {
         using var heap = new NativeHeap();
