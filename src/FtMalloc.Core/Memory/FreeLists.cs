@@ -17,6 +17,7 @@
 //   list exactly when Head(fl, sl) == block, which Remove tests instead of PrevFree.
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace FtMalloc.Core.Memory;
 
@@ -111,7 +112,10 @@ internal unsafe struct FreeLists
         sl = BitOperations.TrailingZeroCount(slMap);
         ref ulong head = ref Head(fl, sl);
         Block* block = (Block*)head;
-        Pop(ref head, Block.NextFree(block), fl, sl);
+        Block* next = Block.NextFree(block);
+        // The next search of this list reads the new head's links: start fetching them now.
+        if (Sse.IsSupported && next != null) Sse.Prefetch0(Block.PayloadOf(next));
+        Pop(ref head, next, fl, sl);
         return block;
     }
 

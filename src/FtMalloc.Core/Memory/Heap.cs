@@ -371,10 +371,21 @@ internal unsafe partial struct Heap
         for (nuint bytes = 0; bytes <= QuickBins.MaxBlockBytes; bytes += Categories.Granule)
         {
             // Bin by bin: PopAny would rescan the empty bins before each block.
+            // TINY blocks are at most MaxBlockBytes(Tiny) + 16 (an unsplit remainder), SMALL
+            // ones at least MaxBlockBytes(Tiny) + 16: only that one size needs its zone's
+            // header read (with many zones, headers are seldom in the cache).
+            bool ambiguous = bytes == Categories.MaxBlockBytes(Category.Tiny) + Categories.Granule;
+            Category category = bytes <= Categories.MaxBlockBytes(Category.Tiny) ? Category.Tiny : Category.Small;
             for (Block* b = heap->Bins.Pop(bytes); b != null; b = heap->Bins.Pop(bytes))
             {
-                Zone* zone = ZoneMap.Lookup(b);
-                Release(heap, zone->Category, zone, b);
+                Zone* zone;
+                if (ambiguous)
+                {
+                    zone = ZoneMap.Lookup(b);
+                    category = zone->Category;
+                }
+                else zone = Zone.OfBlock(b, category);
+                Release(heap, category, zone, b);
                 released++;
             }
         }
@@ -383,7 +394,7 @@ internal unsafe partial struct Heap
     }
 
     /// <summary>Most blocks one quick-bin miss carves: the one asked for and up to this many less one for the bin.</summary>
-    public const uint CarveBlocks = 8;
+    public const uint CarveBlocks = 4;
 
     /// <summary>
     /// A quick-bin miss (<paramref name="bytes"/> &lt;= QuickBins.MaxBlockBytes): a free block
