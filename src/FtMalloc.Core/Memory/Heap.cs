@@ -16,6 +16,7 @@
 // Invariants (HeapValidator checks them all)
 //   a TINY/SMALL block is on TinyFree/SmallFree  <=>  it is free
 //   a TINY block is in Bins  <=>  it is cached (QuickBins.cs)
+//   Bins.Limit >= BinLimitBase; == BinLimitBase right after ReleaseQuickBins
 //   every zone of this heap is on exactly one of TinyZones/SmallZones/LargeZones
 //   every empty TINY/SMALL zone is the spare of its category (so at most one each)
 //   Counters[InUseBytes] == sum of Requested over allocated blocks and LARGE zones
@@ -371,20 +372,12 @@ internal unsafe partial struct Heap
         for (nuint bytes = 0; bytes <= QuickBins.MaxBlockBytes; bytes += Categories.Granule)
         {
             // Bin by bin: PopAny would rescan the empty bins before each block.
-            // TINY blocks are at most MaxBlockBytes(Tiny) + 16 (an unsplit remainder), SMALL
-            // ones at least MaxBlockBytes(Tiny) + 16: only that one size needs its zone's
-            // header read (with many zones, headers are seldom in the cache).
-            bool ambiguous = bytes == Categories.MaxBlockBytes(Category.Tiny) + Categories.Granule;
-            Category category = bytes <= Categories.MaxBlockBytes(Category.Tiny) ? Category.Tiny : Category.Small;
+            // The size does not tell the category: an aligned allocation can leave a small
+            // block in a SMALL zone (AllocateAligned searches SMALL for size + alignment).
             for (Block* b = heap->Bins.Pop(bytes); b != null; b = heap->Bins.Pop(bytes))
             {
-                Zone* zone;
-                if (ambiguous)
-                {
-                    zone = ZoneMap.Lookup(b);
-                    category = zone->Category;
-                }
-                else zone = Zone.OfBlock(b, category);
+                Zone* zone = ZoneMap.Lookup(b);
+                Category category = zone->Category;
                 Release(heap, category, zone, b);
                 released++;
             }

@@ -11,7 +11,8 @@
 // Invariants
 //   every block on bin i is Cached, in a TINY or SMALL zone of this heap, and Size == 16 * i
 //   _counts[i] == length of bin i <= Capacity(i): Limit up to 256-byte blocks, Limit / 4 above
-//   (so a heap keeps at most about 250 KB in its bins)
+//   (about 250 KB at the default Limit; the slow path may raise Limit while the heap is
+//   big, Heap.GrowQuickBins, and ReleaseQuickBins puts it back)
 using System.Runtime.CompilerServices;
 
 namespace FtMalloc.Core.Memory;

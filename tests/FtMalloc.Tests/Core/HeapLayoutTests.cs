@@ -194,6 +194,21 @@ public unsafe class HeapLayoutTests
     }
 
     [Fact]
+    public void A_small_block_of_a_SMALL_zone_is_released_from_its_bin_into_its_own_zone()
+    {
+        using var heap = new NativeHeap();
+        var blocks = new List<nint>();
+        for (int i = 0; i < 8; i++) blocks.Add((nint)heap.AllocateAligned(16, 4096)); // searched in SMALL: 32-byte blocks there
+        Assert.Contains(heap.Walk(), z => z.Category == ZoneCategory.Small);
+        for (int i = 0; i < 8; i++) blocks.Add((nint)heap.Allocate(16)); // 32-byte blocks of a TINY zone: the same bin
+        foreach (nint p in blocks) heap.Free((void*)p);
+        heap.Validate();
+        heap.ReleaseCachedBlocks();
+        heap.Validate();
+        Assert.True(heap.Walk().All(z => z.Blocks.All(b => b.IsFree)));
+    }
+
+    [Fact]
     public void Large_blocks_get_their_own_mapping_and_give_it_back()
     {
         using var heap = new NativeHeap();
