@@ -389,6 +389,9 @@ internal unsafe partial struct Heap
     /// <summary>Most blocks one quick-bin miss carves: the one asked for and up to this many less one for the bin.</summary>
     public const uint CarveBlocks = 4;
 
+    /// <summary>Most bytes one quick-bin miss carves: big blocks are not carved ahead, so a malloc/free loop of 1 KiB blocks touches no more pages than it uses (the textbook's test2).</summary>
+    public const uint CarveBytes = 1024;
+
     /// <summary>
     /// A quick-bin miss (<paramref name="bytes"/> &lt;= QuickBins.MaxBlockBytes): a free block
     /// of at least <paramref name="bytes"/> from the free lists, cut into blocks of
@@ -414,7 +417,9 @@ internal unsafe partial struct Heap
         byte* end = cursor + size;
         uint prevSize = block->PrevSize;
         // end - cursor - bytes stays 0 or >= MinBlockBytes: no cut leaves a 16-byte sliver.
-        for (uint n = 1; n < CarveBlocks && heap->Bins.HasRoom((uint)bytes); n++)
+        uint most = CarveBytes / (uint)bytes;
+        if (most > CarveBlocks) most = CarveBlocks;
+        for (uint n = 1; n < most && heap->Bins.HasRoom((uint)bytes); n++)
         {
             nuint left = (nuint)(end - cursor);
             if (left < 2 * bytes) break;
