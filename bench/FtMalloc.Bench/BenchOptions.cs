@@ -29,7 +29,7 @@ internal sealed class BenchOptions
     /// <summary>Allocator names to run; empty means all. glibc is always run (it is the reference).</summary>
     public IReadOnlyList<string> Allocators { get; init; } = Array.Empty<string>();
 
-    /// <summary>Also run the threaded workloads (larson, prodcons), which are not in the default set yet.</summary>
+    /// <summary>Also run the threaded workloads (larson, prodcons, cachescratch, ...), which are not in the default set.</summary>
     public bool Threads { get; init; }
 
     /// <summary>Publish libft_malloc.so even if it exists.</summary>

@@ -21,7 +21,7 @@ var allocators = new Option<string[]>("--allocators", "-a")
     Description = "Only these allocators, comma-separated: FtMalloc, jemalloc, tcmalloc, mimalloc (glibc always runs)",
     AllowMultipleArgumentsPerToken = true,
 };
-var threads = new Option<bool>("--threads") { Description = "Also run the threaded workloads (larson, prodcons at 1, 2, 4, 16)" };
+var threads = new Option<bool>("--threads") { Description = "Also run the threaded workloads (larson, prodcons, cachescratch, cachethrash, threadchurn, stress at 1, 2, 4, 16) and judge the threads targets" };
 var startupExecs = new Option<int?>("--startup-execs") { Description = "Executions of ls per start-up run (default 300; smoke 20)" };
 var timeout = new Option<int?>("--timeout") { Description = "Seconds before one run is killed and counted as failed (default 300; smoke 60)" };
 var output = new Option<string?>("--out", "-o") { Description = "Report folder (default bench/results/<timestamp>)" };

@@ -4,7 +4,8 @@
 //   Median(w, a, m) is NaN when (w, a) has a failed run or no measured run: a crash or a wrong
 //   answer never becomes a figure, so it can never look fast.
 //   Ratio(w, a, b, m) = Median(w, a, m) / Median(w, b, m)   (both from this invocation)
-//   GeoMean(a, b, m) = exp(mean over workloads of ln Ratio), over the workloads where both ran.
+//   GeoMean(a, b, m) = exp(mean over workloads of ln Ratio), over the workloads where both ran
+//   (programs + synthetic unless another set of workloads is given).
 
 using System;
 using System.Collections.Generic;
@@ -66,9 +67,13 @@ internal sealed class Results
     public double Ratio(Workload w, Allocator a, Allocator b, Metric m) => Median(w, a, m) / Median(w, b, m);
 
     /// <summary>Geometric mean of a/b over the workloads that count for the means and ran under both.</summary>
-    public (double Value, int Count, int Of) GeoMean(Allocator a, Allocator b, Metric m)
+    public (double Value, int Count, int Of) GeoMean(Allocator a, Allocator b, Metric m) =>
+        GeoMean(a, b, m, w => Group.CountsForMeans(w.Group));
+
+    /// <summary>Geometric mean of a/b over the chosen workloads that ran under both.</summary>
+    public (double Value, int Count, int Of) GeoMean(Allocator a, Allocator b, Metric m, Func<Workload, bool> counts)
     {
-        var counted = Workloads.Where(w => Group.CountsForMeans(w.Group)).ToList();
+        var counted = Workloads.Where(counts).ToList();
         var ratios = counted.Select(w => Ratio(w, a, b, m)).Where(r => r > 0 && !double.IsInfinity(r)).ToList();
         return (Stats.GeoMean(ratios), ratios.Count, counted.Count);
     }

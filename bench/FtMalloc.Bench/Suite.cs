@@ -48,13 +48,13 @@ internal sealed class Suite(BenchOptions options)
         var clock = Stopwatch.StartNew();
         if (Console.IsOutputRedirected)
             AnsiConsole.Profile.Width = 160; // CI logs: wide tables read better than wrapped ones
-        double loadAtStart = LoadAverage();
+        double loadAtStart = MachineLoad.Now();
         string stamp = DateTime.Now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture);
         _outDir = Path.GetFullPath(options.OutputDir ?? Path.Combine(Paths.BenchDir, "results", stamp + (options.Smoke ? "-smoke" : "")));
         _workDir = Path.Combine(_outDir, "work");
         Directory.CreateDirectory(_workDir);
         AnsiConsole.MarkupLine($"[bold]FtMalloc benchmark suite[/] — {options.ModeName} mode, {options.Repeat} measured run(s) after {options.Warmup} warm-up; results in [blue]{Markup.Escape(_outDir)}[/]");
-        if (loadAtStart > 0.5 * Environment.ProcessorCount)
+        if (loadAtStart > MachineLoad.BusyPerCpu * Environment.ProcessorCount)
             AnsiConsole.MarkupLine($"[yellow]the machine is busy (load average {loadAtStart:0.0} on {Environment.ProcessorCount} CPUs): timings will be noisy[/]");
 
         // 1. Build the measure program and the drivers.
@@ -99,13 +99,13 @@ internal sealed class Suite(BenchOptions options)
 
         // 5. Report.
         var results = new Results(allocators, workloads, _records, options);
+        var load = new MachineLoad(loadAtStart, MachineLoad.Now(), Environment.ProcessorCount);
         var targets = Targets.Evaluate(results);
+        var threadTargets = ThreadTargets.Evaluate(results, load);
         string chart = Chart.Write(_outDir, results, Log);
-        string load = Fmt.Inv($"load average {loadAtStart:0.00} at the start, {LoadAverage():0.00} at the end, on {Environment.ProcessorCount} CPUs") +
-            (Math.Max(loadAtStart, LoadAverage()) > 0.5 * Environment.ProcessorCount ? " — **the machine was busy: timings are noisy**" : "");
-        string report = MarkdownReport.Write(_outDir, results, targets, chart, clock.Elapsed, load);
+        string report = MarkdownReport.Write(_outDir, results, targets, threadTargets, chart, clock.Elapsed, load.Describe());
         CsvExport.Write(Path.Combine(_outDir, "runs.csv"), _records);
-        ConsoleReport.Show(results, targets);
+        ConsoleReport.Show(results, targets, threadTargets);
         if (!options.KeepWork)
         {
             try { Directory.Delete(_workDir, recursive: true); }
@@ -318,20 +318,6 @@ internal sealed class Suite(BenchOptions options)
             table.AddRow(Markup.Escape(a.Name), state, Markup.Escape(a.Version), Markup.Escape(a.Ready ? a.Preload ?? a.Note : a.Note));
         }
         AnsiConsole.Write(table);
-    }
-
-    /// <summary>The 1-minute load average, or NaN where /proc/loadavg is missing.</summary>
-    private static double LoadAverage()
-    {
-        try
-        {
-            string text = File.ReadAllText("/proc/loadavg");
-            return double.Parse(text.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
-        }
-        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
-        {
-            return double.NaN;
-        }
     }
 
     private static void Log(string message) => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(message)}[/]");

@@ -1,4 +1,5 @@
-// The C allocation ABI of libft_malloc.so: one thin forwarding line per exported symbol.
+// The C allocation ABI of libft_malloc.so: one thin forwarding line per exported symbol
+// (malloc and free add their fast paths, below).
 // Every C rule (errno, overflow, realloc(p, 0), alignment errors) lives one layer down in
 // CAllocator, where in-process tests reach it; this file only binds names to the calling
 // thread's heap. When a debugging hook is on (tracing, perturbing), each allocation call
@@ -14,17 +15,77 @@
 // System V ABI, a hidden first argument pointing at the caller's storage, returned in rax:
 // the methods say so explicitly rather than rely on how the compiler returns structs.
 using System.Runtime;
+using System.Runtime.CompilerServices;
 using FtMalloc.Core.CSemantics;
 using FtMalloc.Core.Introspection;
+using FtMalloc.Core.Memory;
 using FtMalloc.Core.Options;
+using FtMalloc.Core.Os;
 
 namespace FtMalloc.Native;
 
 internal static unsafe class Exports
 {
     // The C standard and POSIX
-    [RuntimeExport("malloc")] public static void* Malloc(nuint size) => Instrumented.IsOn ? Instrumented.Malloc(ThreadHeap.Get(), size) : CAllocator.Malloc(ThreadHeap.Get(), size);
-    [RuntimeExport("free")] public static void Free(void* pointer) { if (Instrumented.IsOn) Instrumented.Free(ThreadHeap.Current, pointer); else CAllocator.Free(ThreadHeap.Current, pointer); }
+    // malloc and free are the two exceptions to "one line": their fast paths (a block popped
+    // from or pushed to a quick bin of the calling thread's heap; see Heap.FastPath.cs) are
+    // written out here, as straight-line tests that each jump to the full path, because
+    // that is the shape NativeAOT compiles best. The full path starts again from nothing.
+    [RuntimeExport("malloc")]
+    public static void* Malloc(nuint size)
+    {
+        if (!FastPaths.Open || size > QuickBins.MaxRequestBytes) return MallocSlow(size);
+        nuint self = Pthread.Self();
+        Heap* heap = ThreadHeap.Candidate(self);
+        if (heap == null || heap->OwnerThread != self) return MallocSlow(size);
+        QuickBins* bins = Heap.BinsOf(heap);
+        nuint bin = QuickBins.BinOfRequest(size);
+        Block* block = QuickBins.Head(bins, bin);
+        if (block == null) return MallocSlow(size);
+        QuickBins.Unlink(bins, bin, block);
+        return Heap.CommitCached(heap, block, bin, size);
+    }
+
+    [RuntimeExport("free")]
+    public static void Free(void* pointer)
+    {
+        if (!FastPaths.Open) goto slow;
+        nuint self = Pthread.Self();
+        nuint address = (nuint)pointer;
+        Zone** leaf = ZoneMap.LeafWrapped(address);
+        if (leaf == null) goto slow;
+        Zone* zone = ZoneMap.InLeaf(leaf, address);
+        if (zone == null) goto slow;
+        Block* block = Block.FromPayload(pointer);
+        if (!Heap.IsAllocatedBlock(zone, block)) goto slow;
+        Heap* heap = ThreadHeap.Candidate(self);
+        if (zone->Owner != heap || heap->OwnerThread != self) goto other;
+        nuint bin = block->Size >> 4;
+        if (!QuickBins.HasRoom(Heap.BinsOf(heap), bin)) goto slow;
+        Heap.CacheFreed(heap, block, bin);
+        return;
+    other:
+        heap = zone->Owner;
+        if (heap->OwnerThread != self && FreeRemote(heap, block, self)) return;
+    slow:
+        FreeSlow(pointer);
+    }
+
+    /// <summary>A valid block of another thread's heap: hand it back (Heap.Remote.cs), counted on the caller's heap (given one if it has none).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool FreeRemote(Heap* owner, Block* block, nuint self)
+    {
+        Heap* mine = ThreadHeap.Candidate(self);
+        if (mine == null || mine->OwnerThread != self) mine = ThreadHeap.Get();
+        return Heap.TryFreeRemote(owner, block, mine);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void* MallocSlow(nuint size) => Instrumented.IsOn ? Instrumented.Malloc(ThreadHeap.Get(), size) : CAllocator.Malloc(ThreadHeap.Get(), size);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void FreeSlow(void* pointer) { if (Instrumented.IsOn) Instrumented.Free(ThreadHeap.Current, pointer); else CAllocator.Free(ThreadHeap.Current, pointer); }
+
     [RuntimeExport("calloc")] public static void* Calloc(nuint count, nuint size) => Instrumented.IsOn ? Instrumented.Calloc(ThreadHeap.Get(), count, size) : CAllocator.Calloc(ThreadHeap.Get(), count, size);
     [RuntimeExport("realloc")] public static void* Realloc(void* pointer, nuint size) => Instrumented.IsOn ? Instrumented.Realloc(ThreadHeap.Get(), pointer, size) : CAllocator.Realloc(ThreadHeap.Get(), pointer, size);
     [RuntimeExport("reallocarray")] public static void* ReallocArray(void* pointer, nuint count, nuint size) => Instrumented.IsOn ? Instrumented.ReallocArray(ThreadHeap.Get(), pointer, count, size) : CAllocator.ReallocArray(ThreadHeap.Get(), pointer, count, size);
@@ -53,14 +114,15 @@ internal static unsafe class Exports
     [RuntimeExport("__posix_memalign")] public static int LibcPosixMemalign(void** result, nuint alignment, nuint size) => PosixMemalign(result, alignment, size);
 
     // Introspection (FtMalloc's own)
-    [RuntimeExport("show_alloc_mem")] public static void ShowAllocMem() => CAllocator.ShowAllocMem(null);
-    [RuntimeExport("show_alloc_mem_ex")] public static void ShowAllocMemEx() => AllocationReportEx.Print(null, 1, Settings.ShowDumpBytes);
+    // Reports that walk every heap's zones do it inside PageMemory's foreign-reads bracket.
+    [RuntimeExport("show_alloc_mem")] public static void ShowAllocMem() { PageMemory.BeginForeignReads(); CAllocator.ShowAllocMem(null); PageMemory.EndForeignReads(); }
+    [RuntimeExport("show_alloc_mem_ex")] public static void ShowAllocMemEx() { PageMemory.BeginForeignReads(); AllocationReportEx.Print(null, 1, Settings.ShowDumpBytes); PageMemory.EndForeignReads(); }
     [RuntimeExport("ft_malloc_snapshot")] public static int FtMallocSnapshot(byte* path) => ProcessReports.WriteSnapshot(path);
 
     // Introspection (glibc's)
     [RuntimeExport("malloc_stats")] public static void MallocStats() => ProcessReports.MallocStats();
-    [RuntimeExport("mallinfo2")] public static MallInfo2* MallInfo2(MallInfo2* result) { GlibcIntrospection.MallInfo2(null, result); return result; }
-    [RuntimeExport("mallinfo")] public static MallInfo* MallInfo(MallInfo* result) { GlibcIntrospection.MallInfo(null, result); return result; }
+    [RuntimeExport("mallinfo2")] public static MallInfo2* MallInfo2(MallInfo2* result) { PageMemory.BeginForeignReads(); GlibcIntrospection.MallInfo2(null, result); PageMemory.EndForeignReads(); return result; }
+    [RuntimeExport("mallinfo")] public static MallInfo* MallInfo(MallInfo* result) { PageMemory.BeginForeignReads(); GlibcIntrospection.MallInfo(null, result); PageMemory.EndForeignReads(); return result; }
     [RuntimeExport("malloc_info")] public static int MallocInfo(int options, void* stream) => ProcessReports.MallocInfo(options, stream);
     [RuntimeExport("malloc_trim")] public static int MallocTrim(nuint pad) => ProcessReports.Trim(pad);
     [RuntimeExport("mallopt")] public static int Mallopt(int parameter, int value) => Core.CSemantics.Mallopt.Set(parameter, value);

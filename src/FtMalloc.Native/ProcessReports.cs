@@ -10,6 +10,7 @@ using FtMalloc.Core.CSemantics;
 using FtMalloc.Core.Introspection;
 using FtMalloc.Core.Memory;
 using FtMalloc.Core.Options;
+using FtMalloc.Core.Os;
 using FtMalloc.Core.Stats;
 
 namespace FtMalloc.Native;
@@ -44,9 +45,11 @@ internal static unsafe class ProcessReports
     {
         int fd = Settings.OutputFd;
         int show = Settings.ShowMode;
+        PageMemory.BeginForeignReads(); // other threads may still run at exit
         if (show == Settings.ShowPlain) AllocationReport.Print(null, fd);
         else if (show == Settings.ShowEx) AllocationReportEx.Print(null, fd, Settings.ShowDumpBytes);
         if (Settings.LeaksAtExit) LeakReport.Write(null, fd);
+        PageMemory.EndForeignReads();
         byte* snapshot = Settings.SnapshotPath;
         if (snapshot != null) WriteSnapshot(snapshot);
         if (Settings.StatsAtExit)
@@ -70,7 +73,9 @@ internal static unsafe class ProcessReports
     public static int MallocInfo(int options, void* stream)
     {
         LockTotals();
+        PageMemory.BeginForeignReads();
         int result = GlibcIntrospection.MallocInfo(options, stream, Totals());
+        PageMemory.EndForeignReads();
         s_totalsLock.Exit();
         return result;
     }
@@ -78,7 +83,9 @@ internal static unsafe class ProcessReports
     public static int WriteSnapshot(byte* path)
     {
         LockTotals();
+        PageMemory.BeginForeignReads();
         int result = Snapshot.Write(null, Totals(), path);
+        PageMemory.EndForeignReads();
         s_totalsLock.Exit();
         return result;
     }

@@ -2,8 +2,10 @@
 // from pthread_self() (a call that reads one word) in a small table of heaps indexed by
 // a hash of it, checked against the heap's OwnerThread; on a miss, pthread_getspecific
 // has the answer and the table is refreshed. ([ThreadStatic] would need the runtime.) A
-// thread gets a heap at its first allocation (HeapRegistry.Acquire: an abandoned one if
-// possible); a thread that only frees needs none (its frees go to the blocks' owners).
+// thread gets a heap at its first allocation or its first free of another thread's
+// block (HeapRegistry.Acquire: an abandoned one if possible): a consumer thread that only
+// frees then counts its calls with plain adds on a heap of its own, not with atomic adds
+// on the process's shared counters. A free of its own null or bad pointer needs no heap.
 // When a thread exits, the key's destructor abandons its heap to the registry.
 //
 // Set-up runs when ld.so loads the library (the link names ft_malloc_on_load as DT_INIT):
@@ -16,6 +18,7 @@ using System.Runtime;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
+using FtMalloc.Core.CSemantics;
 using FtMalloc.Core.Introspection;
 using FtMalloc.Core.Memory;
 using FtMalloc.Core.Options;
@@ -49,9 +52,17 @@ internal static unsafe class ThreadHeap
         }
     }
 
-    /// <summary>Thread descriptors sit at the tops of their stacks, megabytes apart: mix the bits above the page.</summary>
+    /// <summary>The table's heap for thread <paramref name="self"/>: null, or a heap that is the thread's only if its OwnerThread == self.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static nuint Slot(nuint self) => ((self >> 12) ^ (self >> 21)) & (CacheSlots - 1);
+    public static Heap* Candidate(nuint self) => (Heap*)s_cache.Slots[Slot(self)];
+
+    /// <summary>
+    /// Thread descriptors sit at the tops of their stacks, megabytes apart: a multiplicative
+    /// hash (Fibonacci hashing: the top 8 bits of self times 2^64 / golden ratio) spreads them
+    /// over the slots whatever the stack size, in two instructions.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nuint Slot(nuint self) => (nuint)((ulong)self * 0x9E3779B97F4A7C15UL >> 56);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static Heap* CurrentSlow(nuint self)
@@ -118,6 +129,10 @@ internal static unsafe class ThreadHeap
             s_cache.Slots[Slot(main->OwnerThread)] = (ulong)main;
         }
         Volatile.Write(ref s_state, 2);
+        fixed (byte* name = "pthread_self"u8) Pthread.Self = (delegate*<nuint>)Pthread.dlsym(null, name); // RTLD_DEFAULT
+        // A managed pointer with bit 1 set would be taken for a "fat" generic pointer: a libc
+        // function is at least 16-byte aligned, but say no rather than trust it.
+        if (ZoneMap.EnsureRoot() && Pthread.Self != null && ((nuint)Pthread.Self & 2) == 0) FastPaths.MarkReady(); // else every call takes the full path
         ProcessHooks.__register_atfork(
             (delegate* unmanaged<void>)(delegate*<void>)&BeforeFork,
             (delegate* unmanaged<void>)(delegate*<void>)&AfterForkInParent,
@@ -151,6 +166,7 @@ internal static unsafe class ThreadHeap
     private static void AfterForkInChild()
     {
         HeapRegistry.AfterForkInChild(Current);
+        PageMemory.ResetForeignReadsInChild();
         ProcessReports.AfterForkInChild();
     }
 
@@ -169,6 +185,16 @@ internal static unsafe class Pthread
 
     [DllImport("libc"), SuppressGCTransition]
     public static extern nuint pthread_self();
+
+    [DllImport("libc"), SuppressGCTransition]
+    public static extern void* dlsym(void* handle, byte* name);
+
+    // The fast paths call pthread_self through this pointer, typed as a managed function:
+    // a managed call is a plain `call` (x86-64 System V passes and returns the same way),
+    // without the GC poll NativeAOT adds after a [SuppressGCTransition] P/Invoke, which
+    // costs two instructions and, being a call on the path, two more saved registers.
+    // Set once by ThreadHeap.SetUp, before the fast paths open; never read before.
+    public static delegate*<nuint> Self;
 
     [DllImport("libc"), SuppressGCTransition]
     public static extern int pthread_setspecific(uint key, void* value);

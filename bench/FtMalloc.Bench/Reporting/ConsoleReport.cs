@@ -1,5 +1,6 @@
 // What the terminal shows at the end: wall time per workload (median and ratio to glibc), then
-// the targets with their verdicts. The Markdown report has everything else.
+// the targets with their verdicts, and the threads targets with their notes when threaded
+// workloads ran. The Markdown report has everything else.
 
 using System.Collections.Generic;
 using System.Linq;
@@ -9,7 +10,7 @@ namespace FtMalloc.Bench.Reporting;
 
 internal static class ConsoleReport
 {
-    public static void Show(Results r, List<Target> targets)
+    public static void Show(Results r, List<Target> targets, ThreadsEvaluation? threads)
     {
         var measured = r.Measured;
         var glibc = r.Glibc;
@@ -41,7 +42,24 @@ internal static class ConsoleReport
         }
 
         var ft = r.Find(Allocator.FtMallocName);
-        var t = new Table().Border(TableBorder.Rounded).Title("[bold]Targets[/]");
+        AnsiConsole.Write(TargetsTable("Targets", targets, measured, ft));
+        if (threads != null)
+        {
+            AnsiConsole.Write(TargetsTable("Threads targets", threads.Targets, measured, ft));
+            foreach (string note in threads.Notes)
+                AnsiConsole.MarkupLine($"[grey]- {Markup.Escape(note)}[/]");
+        }
+        if (ft == null)
+        {
+            var missing = r.Allocators.FirstOrDefault(a => a.Name == Allocator.FtMallocName);
+            if (missing != null)
+                AnsiConsole.MarkupLine($"[yellow]FtMalloc {missing.StateText}[/]: {Markup.Escape(missing.Note)}");
+        }
+    }
+
+    private static Table TargetsTable(string title, IEnumerable<Target> targets, IReadOnlyList<Allocator> measured, Allocator? ft)
+    {
+        var t = new Table().Border(TableBorder.Rounded).Title($"[bold]{Markup.Escape(title)}[/]");
         t.AddColumns("target", "goal", "verdict");
         foreach (var a in measured)
             t.AddColumn(new TableColumn(Markup.Escape(a.Name)).RightAligned());
@@ -56,13 +74,7 @@ internal static class ConsoleReport
             }));
             t.AddRow(row.ToArray());
         }
-        AnsiConsole.Write(t);
-        if (ft == null)
-        {
-            var missing = r.Allocators.FirstOrDefault(a => a.Name == Allocator.FtMallocName);
-            if (missing != null)
-                AnsiConsole.MarkupLine($"[yellow]FtMalloc {missing.StateText}[/]: {Markup.Escape(missing.Note)}");
-        }
+        return t;
     }
 
     private static string Verdict(Verdict v) => v switch

@@ -1,6 +1,7 @@
-// report.md: what was run, the targets with pass/fail for FtMalloc, one summary table per metric
-// (median and ratio to glibc), geometric-mean ratio matrices, the figures the drivers measured
-// themselves, every figure of every workload as a ratio to every other allocator, and failures.
+// report.md: what was run, the targets with pass/fail for FtMalloc (and the threads targets when
+// threaded workloads ran: ThreadsSection.cs), one summary table per metric (median and ratio to
+// glibc), geometric-mean ratio matrices, the figures the drivers measured themselves, every figure
+// of every workload as a ratio to every other allocator, and failures.
 
 using System;
 using System.Collections.Generic;
@@ -13,7 +14,7 @@ namespace FtMalloc.Bench.Reporting;
 
 internal static class MarkdownReport
 {
-    public static string Write(string outDir, Results r, List<Target> targets, string chart, TimeSpan took, string load)
+    public static string Write(string outDir, Results r, List<Target> targets, ThreadsEvaluation? threads, string chart, TimeSpan took, string load)
     {
         var md = new StringBuilder();
         var measured = r.Measured;
@@ -48,23 +49,9 @@ internal static class MarkdownReport
                           "The other allocators' columns show what the targets mean on this machine.");
             md.AppendLine();
         }
-        md.Append("| target | goal | FtMalloc verdict |");
-        foreach (var a in measured)
-            md.Append($" {a.Name} |");
-        md.AppendLine();
-        md.Append("|---|---|---|");
-        md.AppendLine(string.Concat(measured.Select(_ => "---|")));
-        foreach (var t in targets)
-        {
-            md.Append($"| {t.Name} | {t.Goal} | **{Targets.Mark(t.For(ft).Verdict)}** |");
-            foreach (var a in measured)
-            {
-                var v = t.For(a);
-                md.Append($" {v.Text}{(v.Verdict == Verdict.Fail ? " ❌" : v.Verdict == Verdict.Pass ? " ✅" : "")} |");
-            }
-            md.AppendLine();
-        }
-        md.AppendLine();
+        TargetsTable(md, targets, measured, ft);
+        if (threads != null)
+            ThreadsSection.Write(md, r, threads);
 
         if (chart.Length > 0)
         {
@@ -121,6 +108,28 @@ internal static class MarkdownReport
         string path = Path.Combine(outDir, "report.md");
         File.WriteAllText(path, md.ToString());
         return path;
+    }
+
+    /// <summary>One row per target: its goal, FtMalloc's verdict, and every allocator's value.</summary>
+    public static void TargetsTable(StringBuilder md, IEnumerable<Target> targets, IReadOnlyList<Allocator> measured, Allocator? ft)
+    {
+        md.Append("| target | goal | FtMalloc verdict |");
+        foreach (var a in measured)
+            md.Append($" {a.Name} |");
+        md.AppendLine();
+        md.Append("|---|---|---|");
+        md.AppendLine(string.Concat(measured.Select(_ => "---|")));
+        foreach (var t in targets)
+        {
+            md.Append($"| {t.Name} | {t.Goal} | **{Targets.Mark(t.For(ft).Verdict)}** |");
+            foreach (var a in measured)
+            {
+                var v = t.For(a);
+                md.Append($" {Cell(v.Text)}{(v.Verdict == Verdict.Fail ? " ❌" : v.Verdict == Verdict.Pass ? " ✅" : "")} |");
+            }
+            md.AppendLine();
+        }
+        md.AppendLine();
     }
 
     private static string ValueCell(Results r, Workload w, Allocator a, Allocator glibc, Metric m)
@@ -267,5 +276,5 @@ internal static class MarkdownReport
         yield return $"repository at {(commit.Length > 0 ? commit : "(no commit yet)")}";
     }
 
-    private static string Cell(string s) => s.Replace("|", "\\|").Replace("\n", " ");
+    public static string Cell(string s) => s.Replace("|", "\\|").Replace("\n", " ");
 }

@@ -138,65 +138,92 @@ internal static class Catalog
         },
     };
 
+    // The threaded families. Each splits a fixed total among its threads; the totals are below
+    // (smoke, full), and each workload's TotalWork comes from the same numbers as its arguments, so
+    // the threads targets compare work done, not just times (ThreadedShape.cs).
+    private static readonly int[] s_threadLevels = { 1, 2, 4, 16 };
+    private static readonly ThreadedFamily s_larson = new("larson", "t", "replacements");
+    private static readonly ThreadedFamily s_prodcons = new("prodcons", "p", "blocks passed",
+        NoScalingReason: "prodcons-1p already runs two threads (a producer and a consumer) on the two cores, so its 1 → 2 step is 2 → 4 threads");
+    private static readonly ThreadedFamily s_cacheScratch = new("cachescratch", "t", "objects");
+    private static readonly ThreadedFamily s_cacheThrash = new("cachethrash", "t", "objects");
+    private static readonly ThreadedFamily s_threadChurn = new("threadchurn", "t", "threads");
+    private static readonly ThreadedFamily s_stress = new("stress", "t", "operations");
+
+    private static long LarsonGenerations(bool smoke) => smoke ? 3 : 10;
+    private static long LarsonReplacementsPerGeneration(bool smoke) => smoke ? 20000 : 400000;
+    private static long ProdconsBlocks(bool smoke) => smoke ? 50000 : 2000000;
+    private static long FalseShareObjects(bool smoke) => smoke ? 20000 : 2000000;
+    private static long ThreadChurnThreads(bool smoke) => smoke ? 200 : 10000;
+    private static long StressOperationsPerRound(bool smoke) => smoke ? 20000 : 480000;
+    private const int StressRounds = 2; // ROUNDS in tests/native/stress.c
+
     /// <summary>Threaded workloads (run with --threads, or by name or group "threads" with -w):
     /// larson, prodcons, cache-scratch, cache-thrash, thread churn and stress, at 1, 2, 4 and 16.</summary>
     public static IReadOnlyList<Workload> Threaded()
     {
         var list = new List<Workload>();
-        foreach (int t in new[] { 1, 2, 4, 16 })
+        foreach (int t in s_threadLevels)
         {
             int threads = t;
-            list.Add(Driver($"larson-{t}t", Group.Threads, $"Larson-style: {t} thread(s) replace random blocks; each generation's threads take over another thread's blocks",
-                ctx => ctx.Smoke ? new[] { S(threads), "3", S(20000 / threads) } : new[] { S(threads), "10", S(400000 / threads) }));
+            list.Add(Driver(s_larson.WorkloadName(t), Group.Threads, $"Larson-style: {t} thread(s) replace random blocks; each generation's threads take over another thread's blocks",
+                ctx => new[] { S(threads), S(LarsonGenerations(ctx.Smoke)), S(LarsonReplacementsPerGeneration(ctx.Smoke) / threads) },
+                new ThreadedShape(s_larson, t, t, smoke => LarsonGenerations(smoke) * threads * (LarsonReplacementsPerGeneration(smoke) / threads))));
         }
-        foreach (int p in new[] { 1, 2, 4, 16 })
+        foreach (int p in s_threadLevels)
         {
             int pairs = p;
-            list.Add(Driver($"prodcons-{p}p", Group.Threads, $"{p} producer/consumer pair(s): blocks allocated on one thread, freed on another",
-                ctx => new[] { S(pairs), S(ctx.Size(50000, 2000000) / pairs) }));
+            list.Add(Driver(s_prodcons.WorkloadName(p), Group.Threads, $"{p} producer/consumer pair(s): blocks allocated on one thread, freed on another",
+                ctx => new[] { S(pairs), S(ProdconsBlocks(ctx.Smoke) / pairs) },
+                new ThreadedShape(s_prodcons, p, 2 * p, smoke => pairs * (ProdconsBlocks(smoke) / pairs))));
         }
         // False sharing (Hoard's cache-scratch and cache-thrash, written anew): a fixed number of
         // small objects, each written 100 times, split among the threads; the driver also reports
         // how many cache lines objects of different threads shared (metric shared_lines).
-        foreach (var (mode, what) in new[]
+        foreach (var (family, what) in new[]
         {
-            ("scratch", "each thread first frees an object the main thread allocated next to the others', then allocates, writes and frees its own"),
-            ("thrash", "each thread allocates, writes and frees small objects of its own"),
+            (s_cacheScratch, "each thread first frees an object the main thread allocated next to the others', then allocates, writes and frees its own"),
+            (s_cacheThrash, "each thread allocates, writes and frees small objects of its own"),
         })
         {
-            foreach (int t in new[] { 1, 2, 4, 16 })
+            foreach (int t in s_threadLevels)
             {
                 int threads = t;
-                string m = mode;
+                string m = family.Name["cache".Length..];
                 list.Add(new Workload
                 {
-                    Name = $"cache{m}-{t}t", Group = Group.Threads,
+                    Name = family.WorkloadName(t), Group = Group.Threads,
                     Description = $"false sharing, cache-{m} style: {t} thread(s); {what}",
-                    Command = ctx => new CommandSpec(new[] { ctx.Tools.Driver("falseshare"), m, S(threads), S(ctx.Size(20000, 2000000)), "100", "8" }),
+                    Command = ctx => new CommandSpec(new[] { ctx.Tools.Driver("falseshare"), m, S(threads), S(FalseShareObjects(ctx.Smoke)), "100", "8" }),
                     Check = Checks.ChecksumLine(),
+                    // The driver gives the remainder of the division to the first threads: the total is exact.
+                    Threading = new ThreadedShape(family, t, t, FalseShareObjects),
                 });
             }
         }
-        foreach (int t in new[] { 1, 2, 4, 16 })
+        foreach (int t in s_threadLevels)
         {
             int concurrent = t;
             list.Add(new Workload
             {
-                Name = $"threadchurn-{t}t", Group = Group.Threads,
+                Name = s_threadChurn.WorkloadName(t), Group = Group.Threads,
                 Description = $"thread churn: 10,000 short-lived threads, {t} at a time, each frees the blocks its predecessor left and leaves half of its 64 for its successor (metric rss_growth_kb after warm-up)",
-                Command = ctx => new CommandSpec(new[] { ctx.Tools.Driver("threadchurn"), S(concurrent), S(ctx.Size(200, 10000)), "64" }),
+                Command = ctx => new CommandSpec(new[] { ctx.Tools.Driver("threadchurn"), S(concurrent), S(ThreadChurnThreads(ctx.Smoke)), "64" }),
                 Check = Checks.ChecksumLine(),
+                // The driver runs whole waves of CONCURRENT threads: TOTAL / CONCURRENT of them.
+                Threading = new ThreadedShape(s_threadChurn, t, t, smoke => ThreadChurnThreads(smoke) / concurrent * concurrent),
             });
         }
-        foreach (int t in new[] { 1, 2, 4, 16 })
+        foreach (int t in s_threadLevels)
         {
             int threads = t;
             list.Add(new Workload
             {
-                Name = $"stress-{t}t", Group = Group.Threads,
+                Name = s_stress.WorkloadName(t), Group = Group.Threads,
                 Description = $"tests/native/stress.c: {t} thread(s) sharing 8 x 60,000 verified operations per round (all entry points, TINY/SMALL/LARGE, cross-thread and lock-free hand-offs), 2 rounds, a fork per round",
-                Command = ctx => new CommandSpec(new[] { ctx.Tools.Driver("stress"), S(threads), S(ctx.Size(20000, 480000) / threads), "1" }),
+                Command = ctx => new CommandSpec(new[] { ctx.Tools.Driver("stress"), S(threads), S(StressOperationsPerRound(ctx.Smoke) / threads), "1" }),
                 Check = StressOk,
+                Threading = new ThreadedShape(s_stress, t, t, smoke => StressRounds * threads * (StressOperationsPerRound(smoke) / threads)),
             });
         }
         return list;
@@ -215,13 +242,15 @@ internal static class Catalog
         return CheckResult.Fail("no \"stress: ok\" line in the output");
     }
 
-    private static Workload Driver(string name, string group, string description, Func<WorkContext, string[]> args) => new()
+    private static Workload Driver(string name, string group, string description, Func<WorkContext, string[]> args,
+        ThreadedShape? threading = null) => new()
     {
         Name = name,
         Group = group,
         Description = description,
         Command = ctx => new CommandSpec(new[] { ctx.Tools.Driver(name.Split('-')[0]) }.Concat(args(ctx)).ToArray()),
         Check = Checks.ChecksumLine(),
+        Threading = threading,
     };
 
     private static Workload PageFault(string name, string description) => new()

@@ -21,7 +21,7 @@ internal static class Group
     public const string Micro = "micro";         // C drivers that time themselves (ns per pair)
     public const string PageFault = "pagefault"; // test0, test1, test2
     public const string Startup = "startup";     // ls, many executions
-    public const string Threads = "threads";     // larson, prodcons (only with --threads)
+    public const string Threads = "threads";     // larson, prodcons, ... (only with --threads)
 
     /// <summary>Groups whose wall time and peak RSS make the geometric-mean time and memory targets.</summary>
     public static bool CountsForMeans(string group) => group is Program or Synthetic;
@@ -35,6 +35,9 @@ internal sealed class Workload
 
     /// <summary>A run is many executions (--startup-execs) and its sample is their median (start-up).</summary>
     public bool ManyExecs { get; init; }
+
+    /// <summary>For a threaded workload: its family, level and total work (the threads targets use them).</summary>
+    public ThreadedShape? Threading { get; init; }
 
     public Action<WorkContext>? Prepare { get; init; }
 

@@ -17,7 +17,11 @@ internal static unsafe class Instrumented
     public static bool IsOn => s_on != 0;
 
     /// <summary>Recomputes IsOn; called whenever the trace or the perturb byte changes.</summary>
-    public static void Update() => s_on = Trace.IsOn || Heap.PerturbByte != 0 ? 1 : 0;
+    public static void Update()
+    {
+        s_on = Trace.IsOn || Heap.PerturbByte != 0 ? 1 : 0;
+        FastPaths.Update();
+    }
 
     public static void* Malloc(Heap* heap, nuint size)
     {

@@ -16,7 +16,7 @@
 //   4242 4242 free_sized 0x7F3A5C2A0400 80             (free_aligned_sized PTR ALIGN SIZE)
 // cfree is recorded as free, glibc's __libc_* aliases by their base names.
 //
-// Records go to a static 64 KiB buffer (no allocation), written with write(2) when it is
+// Records go to a 64 KiB buffer (mapped once, not malloc'd), written with write(2) when it is
 // nearly full, at exit, and before fork (so that the child does not inherit records it
 // would write a second time; the child goes on tracing into the same file with its own
 // pid). Records of the calls after the exit report, and of a process that execs or dies
@@ -39,12 +39,9 @@ internal static unsafe class Trace
     /// <summary>The trace file is moved to a descriptor at least this high: programs dup2 onto low ones.</summary>
     private const int HighDescriptor = 200;
 
-    private struct Buffer
-    {
-        public fixed byte Bytes[Capacity];
-    }
-
-    private static Buffer s_buffer;
+    // Mapped when tracing starts (64 KiB in .bss would sit between the statics every
+    // process touches at load and cost it page faults for nothing).
+    private static byte* s_buffer;
     private static int s_length;
     private static int s_fd;     // > 0 when tracing
     private static ulong s_pid;
@@ -57,6 +54,12 @@ internal static unsafe class Trace
     {
         int fd = Libc.open(path, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_APPEND | Libc.O_CLOEXEC, 0x1A4 /* 0644 */);
         if (fd < 0) return false;
+        if (s_buffer == null) s_buffer = (byte*)PageMemory.Map(Capacity, PageMemory.PageSize);
+        if (s_buffer == null)
+        {
+            Libc.close(fd);
+            return false;
+        }
         int high = Libc.fcntl(fd, Libc.F_DUPFD_CLOEXEC, HighDescriptor);
         if (high > 0)
         {
@@ -137,12 +140,12 @@ internal static unsafe class Trace
 
     private static void Append(System.ReadOnlySpan<byte> text)
     {
-        foreach (byte b in text) s_buffer.Bytes[s_length++] = b;
+        foreach (byte b in text) s_buffer[s_length++] = b;
     }
 
     public static void Decimal(ulong value, bool leadingSpace = true)
     {
-        if (leadingSpace) s_buffer.Bytes[s_length++] = (byte)' ';
+        if (leadingSpace) s_buffer[s_length++] = (byte)' ';
         byte* digits = stackalloc byte[20];
         int n = 0;
         do
@@ -150,7 +153,7 @@ internal static unsafe class Trace
             digits[n++] = (byte)('0' + value % 10);
             value /= 10;
         } while (value != 0);
-        while (n > 0) s_buffer.Bytes[s_length++] = digits[--n];
+        while (n > 0) s_buffer[s_length++] = digits[--n];
     }
 
     public static void Pointer(void* pointer)
@@ -162,13 +165,13 @@ internal static unsafe class Trace
         for (; shift >= 0; shift -= 4)
         {
             int digit = (int)((value >> shift) & 15);
-            s_buffer.Bytes[s_length++] = (byte)(digit < 10 ? '0' + digit : 'A' + digit - 10);
+            s_buffer[s_length++] = (byte)(digit < 10 ? '0' + digit : 'A' + digit - 10);
         }
     }
 
     private static void WriteBuffer()
     {
-        byte* start = (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref s_buffer);
+        byte* start = s_buffer;
         int written = 0;
         int savedErrno = Libc.Errno;
         while (written < s_length)

@@ -1,9 +1,15 @@
-// The fast paths, inlined into the exported malloc and free:
-//   malloc: a size whose quick bin has a block: pop it, count it, return it.
-//   free:   a block of the calling thread's own heap, checked exactly as Locate does
-//           (zone map, start bit, flags), with room in its bin: count it, push it.
-// Anything else falls into Allocate / Free (not inlined), which handle every case and
-// check everything again from the start.
+// The fast paths, inlined into the exported malloc and free (FtMalloc.Native/Exports.cs):
+//   malloc: a request of at most QuickBins.MaxRequestBytes whose bin in the calling
+//           thread's heap has a block: pop it, count it, return it.
+//   free:   a block of a heap the calling thread owns, checked exactly as Locate does
+//           (zone map, start bit, flags), whose bin has room: count it, push it.
+// Anything else returns "not done" and the caller takes the full path (CAllocator then
+// Heap.Allocate / Heap.Free, not inlined), which handles every case and checks everything
+// again from the start. Free finds the heap from the block's zone and compares the heap's
+// owner with the caller's pthread_self(): it needs no heap lookup of its own.
+//
+// These are the library's hottest lines: each test is one compare, each counter one add;
+// the code is written against raw pointers so that NativeAOT emits no null checks.
 using System.Runtime.CompilerServices;
 using FtMalloc.Core.SizeClasses;
 using FtMalloc.Core.Stats;
@@ -12,13 +18,63 @@ namespace FtMalloc.Core.Memory;
 
 internal unsafe partial struct Heap
 {
+    /// <summary>Offset of Bins in Heap: after Kind, State and OwnerThread (Heap.cs; HeapLayoutTests checks it).</summary>
+    public const int BinsOffset = 16;
+
+    /// <summary>The heap's quick bins, reached without a null check.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static QuickBins* BinsOf(Heap* heap) => (QuickBins*)((byte*)heap + BinsOffset);
+
+    /// <summary>The heap's counters, right after the bins, reached without a null check.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static HeapCounters* CountersOf(Heap* heap) => (HeapCounters*)((byte*)heap + BinsOffset + QuickBins.Bytes);
+
+    /// <summary>
+    /// Hands out <paramref name="block"/>, just unlinked from quick bin <paramref name="bin"/>,
+    /// for a malloc of <paramref name="request"/> bytes: counts it, returns the payload.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static byte* CommitCached(Heap* heap, Block* block, nuint bin, nuint request)
+    {
+        block->Flags = 0;
+        block->Requested = (uint)request;
+        HeapCounters.CountCachedMalloc(CountersOf(heap), bin, request);
+        return Block.PayloadOf(block);
+    }
+
+    /// <summary>
+    /// True if <paramref name="block"/> (any address) is an allocated block of
+    /// <paramref name="zone"/>'s area: 16-byte aligned, on a start bit, flags clear. The
+    /// checks of Locate, in the order that reads nothing the previous test did not vouch for.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool IsAllocatedBlock(Zone* zone, Block* block) =>
+        ((nuint)block & (Categories.Granule - 1)) == 0 && Zone.IsBlockStart(zone, block) && block->Flags == 0;
+
+    /// <summary>Parks <paramref name="block"/> (allocated, of bin <paramref name="bin"/>, which has room) in its quick bin, counting a free call.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void CacheFreed(Heap* heap, Block* block, nuint bin)
+    {
+        HeapCounters.CountCachedFree(CountersOf(heap), bin, block->Requested);
+        QuickBins.Push(BinsOf(heap), block, bin);
+    }
+
+    /// <summary>
+    /// A block of at least <paramref name="request"/> bytes (&lt;= Categories.MaxRequest): a
+    /// cached one if it can (taking in remote frees first when its bin is empty), else Allocate's.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static byte* AllocateFast(Heap* heap, nuint request)
     {
-        nuint blockBytes = Categories.BlockBytesFor(request);
-        if (blockBytes <= QuickBins.MaxBlockBytes)
+        if (request <= QuickBins.MaxRequestBytes)
         {
-            Block* block = heap->Bins.Pop(blockBytes);
+            nuint bin = QuickBins.BinOfRequest(request);
+            Block* block = QuickBins.Pop(BinsOf(heap), bin);
+            if (block == null && heap->Remote.IsPending)
+            {
+                DrainRemoteFrees(heap); // blocks other threads gave back refill the bins
+                block = QuickBins.Pop(BinsOf(heap), bin);
+            }
             if (block != null)
             {
                 Commit(heap, block, request);
@@ -28,27 +84,29 @@ internal unsafe partial struct Heap
         return Allocate(heap, request);
     }
 
+    /// <summary>Frees a block of <paramref name="heap"/> into its quick bin if it can, else through Free.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static PointerStatus FreeFast(Heap* heap, void* pointer)
     {
         Zone* zone = ZoneMap.Lookup(pointer);
-        if (zone != null && zone->Owner == heap && zone->Category != Category.Large
-            && ((nuint)pointer & (Categories.Granule - 1)) == 0)
-        {
-            Block* block = Block.FromPayload(pointer);
-            if ((byte*)block >= zone->AreaStart && Zone.IsStart(zone, block) && block->Flags == 0)
-            {
-                if (!heap->Bins.HasRoom(block->Size))
-                {
-                    FreeToLists(heap, zone, block); // checked: the slow path need not check again
-                    return PointerStatus.Valid;
-                }
-                heap->Counters.Add(Counter.Frees, 1);
-                heap->Counters.Subtract(Counter.InUseBytes, block->Requested);
-                heap->Bins.Push(block);
-                return PointerStatus.Valid;
-            }
-        }
+        if (zone != null && zone->Owner == heap && TryCache(heap, zone, pointer)) return PointerStatus.Valid;
         return Free(heap, pointer);
+    }
+
+    /// <summary>
+    /// The checks of Locate for a block of <paramref name="zone"/> (owned by
+    /// <paramref name="heap"/>), then the push: true if the block was allocated and is now
+    /// cached and counted as freed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryCache(Heap* heap, Zone* zone, void* pointer)
+    {
+        Block* block = Block.FromPayload(pointer);
+        if (!IsAllocatedBlock(zone, block)) return false;
+        nuint bin = block->Size >> 4;
+        if (!QuickBins.HasRoom(BinsOf(heap), bin)) return false;
+        HeapCounters.CountFree(&heap->Counters, block->Requested);
+        QuickBins.Push(BinsOf(heap), block, bin);
+        return true;
     }
 }

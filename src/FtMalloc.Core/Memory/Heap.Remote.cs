@@ -1,17 +1,24 @@
 // Frees across threads. A thread that frees a block of another thread's heap never
 // touches that heap's lists: it marks the block (compare-and-swap, so a second free of it
 // is caught) and pushes it on the owner's remote-free list, a lock-free stack linked
-// through the payloads. The owner takes the whole list with one exchange when it next
-// needs memory (before it would map a zone) and frees each block as its own.
+// through the payloads. The exported free does this itself for a valid block
+// (TryFreeRemote); the full path (FreeRemote) does it after checking everything again.
+// The owner takes the whole list with one exchange when it next needs memory (when a
+// quick bin it allocates from is empty, and before it would map a zone) and files each
+// block as its own, into its quick bin when there is room (a bin may then hold up to
+// QuickBins.OverfillFactor times its usual count: the owner allocates those sizes).
 //
 // Invariants
 //   a block on Remote has Flags == FlagRemote (TINY/SMALL) or RemoteFreed == 1 (LARGE),
 //   and is still counted as in use by its owner until the owner takes it in
+//   an entry (the head, or the first word of a listed payload) is the payload's address,
+//   with bit 0 set exactly when the block is LARGE
 //   only the owner (or a thread reclaiming an abandoned heap) pops; anyone pushes
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
 using FtMalloc.Core.SizeClasses;
+using FtMalloc.Core.Stats;
 
 namespace FtMalloc.Core.Memory;
 
@@ -30,6 +37,9 @@ internal struct RemoteFreeList
 
 internal unsafe partial struct Heap
 {
+    /// <summary>Bit 0 of a remote-free list entry: the block is LARGE (payloads are 16-byte aligned).</summary>
+    private const nint LargeTag = 1;
+
     /// <summary>A block of another heap may be freed from here only between shared heaps (or by a thread with no heap yet).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool IsRemoteFreeAllowed(Heap* heap, Zone* zone) =>
@@ -67,35 +77,71 @@ internal unsafe partial struct Heap
             if ((byte*)block < zone->AreaStart || !Zone.IsStart(zone, block)) return PointerStatus.NotBlockStart;
             if (Interlocked.CompareExchange(ref block->Flags, Block.FlagRemote, 0) != 0) return PointerStatus.DoubleFree;
         }
-        Heap* owner = zone->Owner;
+        HandBack(zone->Owner, pointer, zone->Category == Category.Large);
+        return PointerStatus.Valid;
+    }
+
+    /// <summary>
+    /// The free fast path's remote free: <paramref name="block"/> is an allocated block of
+    /// <paramref name="owner"/>, a heap the caller does not own. Marks it and hands it back,
+    /// counting the call on <paramref name="caller"/>'s heap (null: the process's heapless
+    /// counters); false, with nothing done, if the owner is not a shared heap or the block
+    /// was freed meanwhile (the full path then says why).
+    /// </summary>
+    public static bool TryFreeRemote(Heap* owner, Block* block, Heap* caller)
+    {
+        if (owner->Kind != HeapKind.Shared
+            || Interlocked.CompareExchange(ref block->Flags, Block.FlagRemote, 0) != 0) return false;
+        if (caller != null) HeapCounters.Add(&caller->Counters, Counter.CallsFree, 1);
+        else ProcessCounters.CountHeapless(Counter.CallsFree);
+        HandBack(owner, Block.PayloadOf(block), large: false);
+        return true;
+    }
+
+    /// <summary>
+    /// Pushes a marked block on its owner's remote-free list, its entry tagged (bit 0) when it
+    /// is a LARGE block, so that the owner finds a TINY/SMALL block's bin from its header
+    /// alone; reclaims the owner if it was abandoned.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void HandBack(Heap* owner, void* pointer, bool large)
+    {
         ref nint head = ref owner->Remote.Head;
+        nint entry = (nint)pointer | (large ? LargeTag : 0);
         nint seen;
         do
         {
             seen = Volatile.Read(ref head);
             *(nint*)pointer = seen;
-        } while (Interlocked.CompareExchange(ref head, (nint)pointer, seen) != seen);
+        } while (Interlocked.CompareExchange(ref head, entry, seen) != seen);
         if (Volatile.Read(ref owner->State) == HeapState.Abandoned) HeapRegistry.TryReclaim(owner);
-        return PointerStatus.Valid;
     }
 
-    /// <summary>The owner takes in every block other threads freed. Returns how many.</summary>
+    /// <summary>The owner takes in every block other threads freed, into its quick bins where they fit. Returns how many.</summary>
     public static nuint DrainRemoteFrees(Heap* heap)
     {
         nint list = Interlocked.Exchange(ref heap->Remote.Head, 0);
         nuint count = 0;
         while (list != 0)
         {
-            void* pointer = (void*)list;
+            void* pointer = (void*)(list & ~LargeTag);
+            bool large = (list & LargeTag) != 0;
             list = *(nint*)pointer;
-            Zone* zone = ZoneMap.Lookup(pointer);
-            Block* block = null;
-            if (zone->Category != Category.Large)
+            if (large)
             {
-                block = Block.FromPayload(pointer);
-                block->Flags = 0; // allocated again, for the moment it takes to free it here
+                FreeOwned(heap, ZoneMap.Lookup(pointer), null);
             }
-            FreeOwned(heap, zone, block);
+            else
+            {
+                Block* block = Block.FromPayload(pointer);
+                block->Flags = 0; // allocated again, for the moment it takes to free it here
+                HeapCounters.CountFree(&heap->Counters, block->Requested);
+                if (!QuickBins.TryPushOverfill(BinsOf(heap), block))
+                {
+                    Zone* zone = ZoneMap.Lookup(pointer);
+                    Release(heap, zone->Category, zone, block);
+                }
+            }
             count++;
         }
         return count;

@@ -21,12 +21,12 @@
 //   every empty TINY/SMALL zone is the spare of its category (so at most one each)
 //   Counters[InUseBytes] == sum of Requested over allocated blocks and LARGE zones
 //
-// The first malloc: Allocate(h, 24) finds TINY, takes the lock, asks TinyFree for a
+// The first malloc of a new heap: Allocate(h, 24) finds TINY and asks TinyFree for a
 // 48-byte block (24 rounded to 16, plus the header); the lists are empty, so MapZone
-// maps a 64 KiB zone, files its whole area as one free block, and the second search
+// maps a 256 KiB zone, files its whole area as one free block, and the second search
 // finds it; Split cuts 48 bytes off the front and files the rest; Commit marks the
-// block allocated and counts it; the lock is released and zone + 0x250 returned
-// (64-byte zone header + 512-byte start bitmap + 16-byte block header).
+// block allocated and counts it; zone + 0x860 is returned (80-byte zone header +
+// 2 KiB start bitmap + 16-byte block header).
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
@@ -39,21 +39,23 @@ namespace FtMalloc.Core.Memory;
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe partial struct Heap
 {
-    // Field order matters for a page-aligned heap: everything the first TINY and SMALL
-    // allocations touch (zone lists, counters, bins, both bitmaps, SMALL's large lists and
-    // TINY's lists up to 64 KiB) lies in the first 4 KiB page.
+    // Field order matters. The fast paths read OwnerThread at a small offset (NativeAOT
+    // adds an explicit null check to a field read far from the pointer) and reach Bins and
+    // Counters at constant offsets (BinsOf, CountersOf: NativeAOT null-checks the address of
+    // a field taken through a pointer before an indexed access); HeapLayoutTests checks the
+    // offsets. Everything else the first TINY and SMALL allocations touch follows closely.
     public HeapKind Kind;
     /// <summary>HeapState: written by HeapRegistry with compare-and-swap.</summary>
     public int State;
     /// <summary>pthread_self() of the owner of a shared heap; 0 while it has none.</summary>
     public nuint OwnerThread;
+    public QuickBins Bins;
+    public HeapCounters Counters;
     public Zone* TinyZones;
     public Zone* SmallZones;
     public Zone* LargeZones;
     public Zone* TinySpare;
     public Zone* SmallSpare;
-    public HeapCounters Counters;
-    public QuickBins Bins;
     /// <summary>Bins.Limit the heap was created with; the slow path raises Bins.Limit above it (GrowQuickBins) and ReleaseQuickBins puts it back.</summary>
     public uint BinLimitBase;
     public LargeCache Large;
@@ -74,7 +76,7 @@ internal unsafe partial struct Heap
         Heap* heap = (Heap*)PageMemory.Map(PageMemory.RoundUpToPages((nuint)sizeof(Heap)), PageMemory.PageSize);
         if (heap == null) return null;
         heap->Kind = kind;
-        heap->Bins.Limit = quickBinLimit;
+        heap->Bins.SetLimit(quickBinLimit);
         heap->BinLimitBase = quickBinLimit;
         return heap;
     }
@@ -217,19 +219,6 @@ internal unsafe partial struct Heap
         return status;
     }
 
-    /// <summary>
-    /// The free of a TINY/SMALL block that FreeFast has checked (this heap's, allocated) but
-    /// whose quick bin is full: merged into the free lists without checking it again.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    public static void FreeToLists(Heap* heap, Zone* zone, Block* block)
-    {
-        heap->Counters.Add(Counter.Frees, 1);
-        heap->Counters.Subtract(Counter.InUseBytes, block->Requested);
-        if (GrowQuickBins(heap, block->Size)) heap->Bins.Push(block);
-        else Release(heap, zone->Category, zone, block);
-    }
-
     /// <summary>Most blocks per quick bin the slow path lets the bins grow to.</summary>
     public const uint MaxBinLimit = 1u << 20;
 
@@ -247,7 +236,7 @@ internal unsafe partial struct Heap
         uint limit = heap->Bins.Limit;
         if (limit == 0 || limit >= MaxBinLimit || blockBytes > QuickBins.MaxBlockBytes) return false;
         if ((ulong)limit * 2 * blockBytes > heap->Counters[Counter.InUseBytes] / 8) return false;
-        heap->Bins.Limit = limit * 2;
+        heap->Bins.SetLimit(limit * 2);
         return heap->Bins.HasRoom(blockBytes);
     }
 
@@ -369,20 +358,16 @@ internal unsafe partial struct Heap
     public static nuint ReleaseQuickBins(Heap* heap)
     {
         nuint released = 0;
-        for (nuint bytes = 0; bytes <= QuickBins.MaxBlockBytes; bytes += Categories.Granule)
+        for (nuint bin = 0; bin < QuickBins.Count; bin++)
         {
-            // Bin by bin: PopAny would rescan the empty bins before each block.
-            // The size does not tell the category: an aligned allocation can leave a small
-            // block in a SMALL zone (AllocateAligned searches SMALL for size + alignment).
-            for (Block* b = heap->Bins.Pop(bytes); b != null; b = heap->Bins.Pop(bytes))
+            for (Block* b = QuickBins.Pop(BinsOf(heap), bin); b != null; b = QuickBins.Pop(BinsOf(heap), bin))
             {
                 Zone* zone = ZoneMap.Lookup(b);
-                Category category = zone->Category;
-                Release(heap, category, zone, b);
+                Release(heap, zone->Category, zone, b);
                 released++;
             }
         }
-        heap->Bins.Limit = heap->BinLimitBase;
+        if (heap->Bins.Limit != heap->BinLimitBase) heap->Bins.SetLimit(heap->BinLimitBase); // every bin is empty
         return released;
     }
 
@@ -612,6 +597,7 @@ internal unsafe partial struct Heap
         zone->Category = category;
         zone->AreaStart = (byte*)zone + Zone.HeaderBytes + Zone.BitmapBytes(bytes);
         zone->AreaEnd = (byte*)zone + bytes;
+        zone->BlockGranules = Zone.AreaBytes(zone) >> Categories.GranuleShift;
         if (!ZoneMap.Register(zone, bytes, zone))
         {
             PageMemory.Unmap(zone, bytes);

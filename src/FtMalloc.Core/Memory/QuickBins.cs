@@ -8,19 +8,45 @@
 // at once; cached blocks are released (merged and filed) when their bin is full, when a
 // search of the free lists fails (before a new zone is mapped), and on trim or destroy.
 //
+// Each bin keeps its head and its room (places left) rather than its length: the push of
+// the fast path tests one word for "not full" instead of comparing a length with a
+// capacity that depends on the bin. Bins are indexed by block size / 16, so a request of
+// n <= MaxRequestBytes bytes is served by bin (n + 31) / 16 (its block is n rounded up to 16,
+// plus the 16-byte header); bins 0 and 1 never hold a block (the smallest block is 32 bytes):
+// malloc(0) looks in bin 1, misses, and takes the slow path, which knows it needs 32 bytes.
+//
 // Invariants
 //   every block on bin i is Cached, in a TINY or SMALL zone of this heap, and Size == 16 * i
-//   _counts[i] == length of bin i <= Capacity(i): Limit up to 256-byte blocks, Limit / 4 above
-//   (about 250 KB at the default Limit; the slow path may raise Limit while the heap is
-//   big, Heap.GrowQuickBins, and ReleaseQuickBins puts it back)
+//   length of bin i + _room[i] == Capacity(i): Limit up to 256-byte blocks, Limit / 4 above
+//   (so a heap keeps at most about 250 KB in its bins), except that blocks other threads
+//   freed, when their owner takes them in (Heap.Remote.cs), may overfill a bin up to
+//   OverfillFactor times its capacity (_room then goes negative): the owner is about to
+//   allocate them again, and merging them only to split them again is what made
+//   producer/consumer pairs slow. The push of the fast path needs _room[i] > 0.
+//   Limit is the heap's base limit until the slow path raises it while the heap is big
+//   (Heap.GrowQuickBins); ReleaseQuickBins puts it back once every bin is empty.
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace FtMalloc.Core.Memory;
 
+// Explicit offsets: the fast paths address the arrays from the struct's address with
+// constants (Room, Heads) because NativeAOT adds a null check to every fixed-buffer access
+// made through a pointer.
+[StructLayout(LayoutKind.Explicit, Size = Bytes)]
 internal unsafe struct QuickBins
 {
+    /// <summary>Size of the struct (Heap.cs places its counters right after it).</summary>
+    public const int Bytes = HeadsOffset + 8 * Count;
+
+    private const int RoomOffset = 8;
+    private const int HeadsOffset = RoomOffset + 4 * Count; // 8-byte aligned: Count is even
+
     /// <summary>Largest block a bin takes: TINY blocks (32 to 544 bytes) and SMALL ones up to 1 KiB requests.</summary>
     public const uint MaxBlockBytes = 1040;
+
+    /// <summary>Largest request a bin serves: MaxBlockBytes less the block header.</summary>
+    public const nuint MaxRequestBytes = MaxBlockBytes - 16;
 
     /// <summary>Bins by block size / 16.</summary>
     public const int Count = (int)(MaxBlockBytes >> 4) + 1;
@@ -28,77 +54,133 @@ internal unsafe struct QuickBins
     /// <summary>Blocks per bin the process heap keeps (measured: bench/ fast path and churn).</summary>
     public const uint DefaultLimit = 32;
 
-    /// <summary>Blocks per bin; 0 turns the bins off.</summary>
-    public uint Limit;
-    private fixed uint _counts[Count];
-    private fixed ulong _heads[Count];
+    /// <summary>Blocks per bin up to 256-byte blocks (a quarter of it above); 0 turns the bins off. Changed only by SetLimit.</summary>
+    public readonly uint Limit => _limit;
+    [FieldOffset(0)] private uint _limit;
+    [FieldOffset(RoomOffset)] private fixed int _room[Count];
+    [FieldOffset(HeadsOffset)] private fixed ulong _heads[Count];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int* Room(QuickBins* bins) => (int*)((byte*)bins + RoomOffset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong* Heads(QuickBins* bins) => (ulong*)((byte*)bins + HeadsOffset);
+
+    /// <summary>Blocks bin <paramref name="bin"/> may hold.</summary>
+    public readonly int Capacity(nuint bin) => bin < 2 ? 0 : (int)(bin <= 16 ? Limit : Limit >> 2);
+
+    /// <summary>How many times its capacity a bin may hold when its owner takes in remote frees.</summary>
+    public const int OverfillFactor = 8;
+
+    /// <summary>Sets the capacity of every bin, full or not: each bin's room moves by the change of its capacity.</summary>
+    public void SetLimit(uint limit)
+    {
+        for (nuint i = 0; i < Count; i++) _room[i] -= Capacity(i);
+        _limit = limit;
+        for (nuint i = 0; i < Count; i++) _room[i] += Capacity(i);
+    }
+
+    /// <summary>The bin of a request of <paramref name="request"/> &lt;= MaxRequestBytes bytes (see the header).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static nuint BinOfRequest(nuint request) => (request + 31) >> 4;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ref Block* NextCached(Block* block) => ref *(Block**)Block.PayloadOf(block);
 
-    /// <summary>A cached block of exactly <paramref name="blockBytes"/>, unlinked, or null.</summary>
+    /// <summary>The first block of bin <paramref name="bin"/> (&lt; Count), still linked, or null.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Block* Pop(nuint blockBytes)
+    public static Block* Head(QuickBins* bins, nuint bin) => (Block*)Heads(bins)[bin];
+
+    /// <summary>Unlinks <paramref name="head"/>, the first block of bin <paramref name="bin"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Unlink(QuickBins* bins, nuint bin, Block* head)
     {
-        nuint i = blockBytes >> 4;
-        Block* block = (Block*)_heads[i];
-        if (block == null) return null;
-        _heads[i] = (ulong)NextCached(block);
-        _counts[i]--;
+        Heads(bins)[bin] = (ulong)NextCached(head);
+        Room(bins)[bin]++;
+    }
+
+    /// <summary>A cached block of bin <paramref name="bin"/> (&lt; Count), unlinked, or null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Block* Pop(QuickBins* bins, nuint bin)
+    {
+        Block* block = Head(bins, bin);
+        if (block != null) Unlink(bins, bin, block);
         return block;
     }
 
-    /// <summary>Caches an allocated TINY block; false if its bin is full (the caller then frees it for real).</summary>
+    /// <summary>True if bin <paramref name="bin"/> (any value) exists and is not full.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryPush(Block* block)
+    public static bool HasRoom(QuickBins* bins, nuint bin) => bin < Count && Room(bins)[bin] > 0;
+
+    /// <summary>Caches a block taken in from the remote-free list if its bin holds fewer than OverfillFactor times its capacity; false otherwise.</summary>
+    public static bool TryPushOverfill(QuickBins* bins, Block* block)
     {
-        if (!HasRoom(block->Size)) return false;
-        Push(block);
+        nuint bin = block->Size >> 4;
+        if (bin >= Count || Room(bins)[bin] <= -(OverfillFactor - 1) * bins->Capacity(bin)) return false;
+        Push(bins, block, bin);
         return true;
     }
 
+    /// <summary>Caches an allocated block of bin <paramref name="bin"/> == its Size / 16, which has room. The fast path's push.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly bool HasRoom(uint blockBytes)
+    public static void Push(QuickBins* bins, Block* block, nuint bin)
     {
-        uint i = blockBytes >> 4;
-        return i < Count && _counts[i] < (i <= 16 ? Limit : Limit >> 2);
+        block->Flags = Block.FlagCached;
+        block->Requested = 0;
+        NextCached(block) = (Block*)Heads(bins)[bin];
+        Heads(bins)[bin] = (ulong)block;
+        Room(bins)[bin]--;
     }
 
-    /// <summary>Caches a block whose bin has room (<see cref="HasRoom"/>).</summary>
+    /// <summary>A cached block of exactly <paramref name="blockBytes"/> (&lt;= MaxBlockBytes), unlinked, or null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Block* Pop(nuint blockBytes)
+    {
+        fixed (QuickBins* bins = &this) return Pop(bins, blockBytes >> 4);
+    }
+
+    /// <summary>True if the bin of blocks of <paramref name="blockBytes"/> exists and is not full.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool HasRoom(uint blockBytes)
+    {
+        fixed (QuickBins* bins = &this) return HasRoom(bins, blockBytes >> 4);
+    }
+
+    /// <summary>Caches an allocated block whose bin has room (HasRoom).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Push(Block* block)
     {
-        nuint i = block->Size >> 4;
-        block->Flags = Block.FlagCached;
-        block->Requested = 0;
-        NextCached(block) = (Block*)_heads[i];
-        _heads[i] = (ulong)block;
-        _counts[i]++;
+        fixed (QuickBins* bins = &this) Push(bins, block, block->Size >> 4);
     }
 
-    /// <summary>Unlinks and returns any cached block, or null when every bin is empty.</summary>
-    public Block* PopAny()
+    /// <summary>Caches an allocated block; false if its bin is full or it has none (the caller then frees it for real).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryPush(Block* block)
     {
-        for (int i = 0; i < Count; i++)
-            if (_heads[i] != 0) return Pop((nuint)i << 4);
-        return null;
+        fixed (QuickBins* bins = &this)
+        {
+            nuint bin = block->Size >> 4;
+            if (!HasRoom(bins, bin)) return false;
+            Push(bins, block, bin);
+            return true;
+        }
     }
 
-    /// <summary>Number of cached blocks (validation only: walks every bin and checks its count).</summary>
+    /// <summary>Number of cached blocks (validation only: walks every bin and checks it against its room).</summary>
     public nuint CountSlow(out bool consistent)
     {
         consistent = true;
         nuint total = 0;
-        for (int i = 0; i < Count; i++)
+        for (nuint i = 0; i < Count; i++)
         {
-            uint n = 0;
+            int n = 0;
             for (Block* b = (Block*)_heads[i]; b != null; b = NextCached(b))
             {
                 if (b->Flags != Block.FlagCached || b->Size != (uint)i << 4) consistent = false;
                 n++;
             }
-            if (n != _counts[i] || n > (i <= 16 ? Limit : Limit >> 2)) consistent = false;
-            total += n;
+            if (n + _room[i] != Capacity(i)) consistent = false;
+            total += (nuint)n;
         }
         return total;
     }

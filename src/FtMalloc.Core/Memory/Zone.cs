@@ -13,6 +13,8 @@
 //   chunk of a 64 TiB block would cost a billion writes; a pointer past the payload's
 //   chunk cannot be a valid block start anyway, and no other mapping can lie there)
 //   Owner's zone list of this Category contains this zone exactly once
+//   BlockGranules == (AreaEnd - AreaStart) / 16 for TINY/SMALL and 0 for LARGE (set once,
+//   when the zone is mapped; a LARGE zone's header is never written there)
 //   a TINY/SMALL zone whose area is one free block is "empty": at most one empty zone
 //   per category per heap stays mapped (Heap.SpareZone), the others are unmapped
 using System.Runtime.CompilerServices;
@@ -38,6 +40,12 @@ internal unsafe struct Zone
     public byte* AreaEnd;
     /// <summary>LARGE only: bytes the caller asked for.</summary>
     public nuint LargeRequested;
+    /// <summary>
+    /// TINY/SMALL: granules of the area, so (block - AreaStart) / 16 &lt; BlockGranules says in
+    /// one unsigned compare that a block address lies in the area. LARGE: 0, so that the same
+    /// compare rejects every address (the free fast path relies on it: see the invariants).
+    /// </summary>
+    public nuint BlockGranules;
 
     /// <summary>Bytes of the header, rounded to the granule.</summary>
     public static nuint HeaderBytes => ((nuint)sizeof(Zone) + Categories.Granule - 1) & ~(Categories.Granule - 1);
@@ -76,6 +84,17 @@ internal unsafe struct Zone
     {
         nuint i = GranuleIndex(zone, block);
         StartBits(zone)[i >> 6] &= ~(1UL << (int)(i & 63));
+    }
+
+    /// <summary>
+    /// True if <paramref name="block"/> is a block of this TINY/SMALL zone: in its area and
+    /// on a set start bit (any address: false for LARGE zones, see BlockGranules).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool IsBlockStart(Zone* zone, Block* block)
+    {
+        nuint i = GranuleIndex(zone, block);
+        return i < zone->BlockGranules && (StartBits(zone)[i >> 6] & (1UL << (int)(i & 63))) != 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

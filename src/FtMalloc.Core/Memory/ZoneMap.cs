@@ -6,7 +6,9 @@
 //
 //   root: 2^15 entries, one per 4 GiB of address space, each null or a leaf
 //   leaf: 2^16 entries, one per 64 KiB chunk, each null or a Zone*
-// The root and the leaves are mapped on first use; pages never touched cost nothing.
+// The root and the leaves are mapped on first use; pages never touched cost nothing. The
+// library maps the root when it is loaded (EnsureRoot), before it opens the fast paths,
+// so the free fast path reads it without a null test (LeafWrapped).
 // Entries are written by the heap that owns the zone, under its lock; leaves are
 // installed with a compare-and-swap, so heaps never need a shared lock here.
 // The map is process-wide: every heap registers its zones in it.
@@ -38,6 +40,26 @@ internal static unsafe class ZoneMap
         if (leaf == null) return null;
         return leaf[(a >> ChunkShift) & (LeafEntries - 1)];
     }
+
+    /// <summary>
+    /// The leaf that would hold <paramref name="address"/>'s chunk, or null; an address at or
+    /// above 2^47 is taken modulo 2^47. For the free fast path only, whose caller finds the
+    /// zone in the leaf and then bounds the block by the zone's area (Zone.IsBlockStart), so a
+    /// wrapped address is rejected there; and only once EnsureRoot succeeded (no null test).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Zone** LeafWrapped(nuint address) => ((Zone***)s_root)[(address >> (ChunkShift + LeafBits)) & (RootEntries - 1)];
+
+    /// <summary>Maps the root if it is not there yet; false if the system said no.</summary>
+    public static bool EnsureRoot()
+    {
+        if (s_root == 0) Install(ref s_root, RootEntries * (nuint)sizeof(void*));
+        return s_root != 0;
+    }
+
+    /// <summary>The zone of <paramref name="address"/>'s chunk in <paramref name="leaf"/> (from LeafWrapped), or null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Zone* InLeaf(Zone** leaf, nuint address) => leaf[(address >> ChunkShift) & (LeafEntries - 1)];
 
     /// <summary>Points every chunk of [start, start + bytes) at <paramref name="zone"/> (null to clear). False if a leaf could not be mapped.</summary>
     public static bool Register(void* start, nuint bytes, Zone* zone)

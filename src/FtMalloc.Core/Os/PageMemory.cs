@@ -42,7 +42,7 @@ internal static unsafe class PageMemory
     public static void Unmap(void* start, nuint bytes)
     {
         int savedErrno = Libc.Errno;
-        Libc.munmap(start, bytes);
+        UnmapAfterForeignReads(start, bytes);
         Libc.Errno = savedErrno;
     }
 
@@ -52,5 +52,50 @@ internal static unsafe class PageMemory
         nuint first = ((nuint)start + PageSize - 1) & ~(PageSize - 1);
         nuint last = ((nuint)start + bytes) & ~(PageSize - 1);
         if (last > first) Libc.madvise((void*)first, last - first, Libc.MADV_DONTNEED);
+    }
+
+    // ---- reads of other threads' mappings -------------------------------------------------
+    // A report (show_alloc_mem, malloc_info, the snapshot, the exit reports) walks every
+    // heap's zones while their owners run. An owner may unmap a zone at any moment; reading
+    // it afterwards would be a segmentation fault (tests/native/reportrace.c found it). So
+    // reports bracket their walk with BeginForeignReads/EndForeignReads and Unmap waits while
+    // a report walks: a reader-writer exclusion in which unmapping has priority, so that a
+    // thread calling reports in a loop cannot starve the owners' unmaps.
+    //   report: wait while an unmap waits; readers++; if an unmap arrived meanwhile, back off
+    //   unmap:  unmappers++; wait while readers != 0; munmap; unmappers--
+    // Every step is a full fence (interlocked), and an owner takes a zone out of the zone map
+    // before it unmaps it: a report either is counted before the owner looks (and is waited
+    // for) or looks at the zone map after the zone left it. Unmaps do not exclude each
+    // other. A report never allocates or frees while it walks (it writes with write(2)), so
+    // it never waits for itself; owners wait only on the rare unmap path.
+    private static int s_foreignReaders;
+    private static int s_waitingUnmaps;
+
+    public static void BeginForeignReads()
+    {
+        while (true)
+        {
+            while (System.Threading.Volatile.Read(ref s_waitingUnmaps) != 0) Libc.sched_yield();
+            System.Threading.Interlocked.Increment(ref s_foreignReaders);
+            if (System.Threading.Volatile.Read(ref s_waitingUnmaps) == 0) return;
+            System.Threading.Interlocked.Decrement(ref s_foreignReaders);
+        }
+    }
+
+    public static void EndForeignReads() => System.Threading.Interlocked.Decrement(ref s_foreignReaders);
+
+    /// <summary>In a forked child only the forking thread exists: a report or unmap another thread was in is not.</summary>
+    public static void ResetForeignReadsInChild()
+    {
+        s_foreignReaders = 0;
+        s_waitingUnmaps = 0;
+    }
+
+    private static void UnmapAfterForeignReads(void* start, nuint bytes)
+    {
+        System.Threading.Interlocked.Increment(ref s_waitingUnmaps);
+        while (System.Threading.Volatile.Read(ref s_foreignReaders) != 0) Libc.sched_yield();
+        Libc.munmap(start, bytes);
+        System.Threading.Interlocked.Decrement(ref s_waitingUnmaps);
     }
 }

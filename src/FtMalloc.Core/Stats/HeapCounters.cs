@@ -2,24 +2,76 @@
 // with plain adds: the owner is the only writer, so no lock and no atomic is needed, and
 // readers on other threads (reports) see each value whole (aligned 8-byte loads).
 //
+// The malloc and free fast paths (a quick-bin pop or push) count one word per call instead
+// of five: the block's bin's entry in _binMallocs or _binFrees. The indexer folds them
+// into what they stand for, so no reader sees the difference:
+//   Mallocs, CallsMalloc  += sum of _binMallocs     BytesServed += sum of _binMallocs[i] * (16 i - 16)
+//   Frees, CallsFree      += sum of _binFrees
+//
 // Always on, and cheap: an update is an add to memory in the heap's first page (two or
 // three instructions as NativeAOT compiles them; the pointer form, Add(HeapCounters*, ...),
 // is the shorter). Building with FT_MALLOC_NO_COUNTERS (DefineConstants) compiles every
 // update away; only bench/counters does that, to measure what the counters cost.
 using System.Runtime.CompilerServices;
 using System.Threading;
+using FtMalloc.Core.Memory;
 
 namespace FtMalloc.Core.Stats;
 
 internal unsafe struct HeapCounters
 {
     private fixed ulong _values[(int)Counter.Count];
+    private fixed ulong _binMallocs[QuickBins.Count];
+    private fixed ulong _binFrees[QuickBins.Count];
 
     public ulong this[Counter counter]
     {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => _values[(int)counter];
+        get
+        {
+            ulong value = _values[(int)counter];
+            switch (counter)
+            {
+                case Counter.Mallocs or Counter.CallsMalloc:
+                    for (int i = 0; i < QuickBins.Count; i++) value += _binMallocs[i];
+                    break;
+                case Counter.BytesServed:
+                    for (int i = 1; i < QuickBins.Count; i++) value += _binMallocs[i] * (ulong)(16 * i - 16);
+                    break;
+                case Counter.Frees or Counter.CallsFree:
+                    for (int i = 0; i < QuickBins.Count; i++) value += _binFrees[i];
+                    break;
+            }
+            return value;
+        }
     }
+
+    /// <summary>The fast path's malloc: one call, one block of bin <paramref name="bin"/>, <paramref name="request"/> bytes asked.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void CountCachedMalloc(HeapCounters* counters, nuint bin, nuint request)
+    {
+#if !FT_MALLOC_NO_COUNTERS
+        ((ulong*)((byte*)counters + BinMallocsOffset))[bin]++;
+        ulong* v = (ulong*)counters;
+        v[(int)Counter.BytesRequested] += request;
+        ulong inUse = v[(int)Counter.InUseBytes] += request;
+        if (inUse > v[(int)Counter.PeakInUseBytes]) v[(int)Counter.PeakInUseBytes] = inUse;
+#endif
+    }
+
+    /// <summary>The fast path's free: one call, one block of bin <paramref name="bin"/> that held <paramref name="requested"/> bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void CountCachedFree(HeapCounters* counters, nuint bin, nuint requested)
+    {
+#if !FT_MALLOC_NO_COUNTERS
+        ((ulong*)((byte*)counters + BinFreesOffset))[bin]++;
+        ((ulong*)counters)[(int)Counter.InUseBytes] -= requested;
+#endif
+    }
+
+    // Offsets of the bin arrays: the fast paths index them from the struct's address (a
+    // fixed buffer indexed through a pointer costs a null check in NativeAOT's code).
+    private const int BinMallocsOffset = 8 * (int)Counter.Count;
+    private const int BinFreesOffset = BinMallocsOffset + 8 * QuickBins.Count;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Add(Counter counter, ulong amount)
@@ -64,6 +116,17 @@ internal unsafe struct HeapCounters
 #endif
     }
 
+    /// <summary>The counters of one block given back (same form as CountAllocation).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void CountFree(HeapCounters* counters, nuint requested)
+    {
+#if !FT_MALLOC_NO_COUNTERS
+        ulong* v = (ulong*)counters;
+        v[(int)Counter.Frees]++;
+        v[(int)Counter.InUseBytes] -= requested;
+#endif
+    }
+
     /// <summary>For counters that several threads share (ProcessCounters): an atomic add.</summary>
     public void AddAtomic(Counter counter, ulong amount)
     {
@@ -76,12 +139,18 @@ internal unsafe struct HeapCounters
     public void Clear()
     {
         for (int i = 0; i < (int)Counter.Count; i++) _values[i] = 0;
+        for (int i = 0; i < QuickBins.Count; i++) _binMallocs[i] = _binFrees[i] = 0;
     }
 
     /// <summary>Adds every counter of <paramref name="other"/> to this one.</summary>
     public void AddAll(ref HeapCounters other)
     {
         for (int i = 0; i < (int)Counter.Count; i++) _values[i] += other._values[i];
+        for (int i = 0; i < QuickBins.Count; i++)
+        {
+            _binMallocs[i] += other._binMallocs[i];
+            _binFrees[i] += other._binFrees[i];
+        }
     }
 
     /// <summary>Adds to a "now" counter and raises its peak companion.</summary>

@@ -102,7 +102,7 @@ public unsafe class HeapLayoutTests
     {
         using var heap = new NativeHeap(quickBinLimit: 0);
         var tiny = new List<nint>();
-        for (int i = 0; i < 500; i++) tiny.Add((nint)heap.Allocate(500)); // several 64 KiB zones
+        for (int i = 0; i < 2000; i++) tiny.Add((nint)heap.Allocate(500)); // several 256 KiB zones
         Assert.True(heap.Walk().Count(z => z.Category == ZoneCategory.Tiny) >= 4);
         foreach (nint p in tiny) heap.Free((void*)p);
         heap.Validate();

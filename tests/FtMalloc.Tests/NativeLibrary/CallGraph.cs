@@ -33,12 +33,19 @@ internal sealed class CallGraph
         /// <summary>Indirect calls and jumps, other than switch jumps (not followed).</summary>
         public int IndirectTransfers { get; set; }
 
+        /// <summary>Seen: a test of a libc function pointer's "fat" bit (see AddInstruction).</summary>
+        public bool TestsLibcPointerForFatBit { get; set; }
+
         public bool Contains(ulong address) => address >= Start && address < End;
     }
 
     private static readonly Regex s_instruction = new(@"^\s*([0-9a-f]+):\s+(.*)$", RegexOptions.Compiled);
     private static readonly Regex s_directTarget = new(@"^([0-9a-f]+) <(.+)>$", RegexOptions.Compiled);
     private static readonly Regex s_comment = new(@"#\s*([0-9a-f]+) <(.+)>\s*$", RegexOptions.Compiled);
+    private static readonly Regex s_fatPointerCall = new(@"^\*-0x2\(%r\w+\)$", RegexOptions.Compiled);
+
+    /// <summary>The statics of FtMalloc.Native.Pthread: libc function pointers from dlsym, nothing else.</summary>
+    private const string LibcPointers = "__NONGCSTATICSFtMalloc_Native_FtMalloc_Native_Pthread";
     private static readonly Regex s_section = new(@"^Disassembly of section (\S+):$", RegexOptions.Compiled);
     private static readonly HashSet<string> s_prefixes = new(StringComparer.Ordinal)
     {
@@ -168,11 +175,21 @@ internal sealed class CallGraph
             reference = ElfTools.Hex(rip.Groups[1].Value);
         owner.Instructions.Add(new Instruction(address, mnemonic, operands, reference));
 
+        if (rip.Success && rip.Groups[2].Value == LibcPointers && mnemonic.StartsWith("test", StringComparison.Ordinal))
+            owner.TestsLibcPointerForFatBit = true;
         if (transfer && operands.StartsWith('*'))
         {
-            // Through the GOT to a named external function: an edge; otherwise unknown.
+            // Through the GOT to a named external function: an edge. Through a libc function
+            // pointer the library keeps (FtMalloc.Native.Pthread: set from dlsym, called as a
+            // managed function pointer): an edge out of the library, like a GOT call; with it
+            // comes NativeAOT's never-taken "fat pointer" arm, `call *-0x2(%reg)` after a test
+            // of the pointer's bit 1 (set-up refuses a pointer with that bit). Otherwise unknown.
             if (rip.Success && rip.Groups[2].Value.Contains('@'))
                 owner.Callees.Add(rip.Groups[2].Value.Split('@')[0] + "@got");
+            else if (rip.Success && rip.Groups[2].Value == LibcPointers)
+                owner.Callees.Add("pthread_self@dlsym");
+            else if (owner.TestsLibcPointerForFatBit && s_fatPointerCall.IsMatch(operands))
+                return;
             else if (!IsSwitchJump(owner, mnemonic))
                 owner.IndirectTransfers++;
             return;

@@ -1,0 +1,141 @@
+// The "Threads targets" section of report.md: the four threads targets with a verdict per
+// allocator (ThreadTargets.cs defines them), what the reader must know about them (a busy machine,
+// families that do not allow the scaling goal), then one table per target with the figures behind
+// each verdict.
+
+using System.Collections.Generic;
+using System.Linq;
+using System.Text;
+using FtMalloc.Bench.Workloads;
+
+namespace FtMalloc.Bench.Reporting;
+
+internal static class ThreadsSection
+{
+    public static void Write(StringBuilder md, Results r, ThreadsEvaluation t)
+    {
+        var measured = r.Measured;
+        var ft = r.Find(Allocator.FtMallocName);
+        md.AppendLine("## Threads targets");
+        md.AppendLine();
+        md.AppendLine($"Over the {t.Threaded.Count} threaded workloads that ran. Each family splits a fixed total of work among its threads " +
+                      "(the scaling table's work column checks it), so throughput is work per second, the 1 → 2 scaling is wall(1) ÷ wall(2) " +
+                      "and the oversubscription figure wall(16) ÷ wall(2); bench/README.md, \"The threads targets\", explains each goal.");
+        md.AppendLine();
+        MarkdownReport.TargetsTable(md, t.Targets, measured, ft);
+        foreach (string note in t.Notes)
+            md.AppendLine("- " + note);
+        if (t.Notes.Count > 0)
+            md.AppendLine();
+
+        VersusMimalloc(md, r, t, measured);
+        Scaling(md, t, measured);
+        Oversubscription(md, t, measured);
+        Memory(md, r, t, measured);
+    }
+
+    private static void VersusMimalloc(StringBuilder md, Results r, ThreadsEvaluation t, IReadOnlyList<Allocator> measured)
+    {
+        var mimalloc = r.Find("mimalloc");
+        if (mimalloc == null || t.MultiThreaded.Count == 0)
+            return;
+        var others = measured.Where(a => a != mimalloc).ToList();
+        md.AppendLine($"### Throughput: wall time ÷ mimalloc's (goal ≤ {ThreadTargets.ThroughputGoal:0.00}× on each)");
+        md.AppendLine();
+        md.AppendLine("| workload | threads | mimalloc wall |" + string.Concat(others.Select(a => $" {a.Name} |")));
+        md.AppendLine("|---|--:|--:|" + string.Concat(others.Select(_ => "--:|")));
+        foreach (var w in t.MultiThreaded)
+        {
+            md.Append($"| {w.Name} | {w.Threading!.Threads} | {Fmt.Ms(r.Median(w, mimalloc, Metric.Wall))} |");
+            foreach (var a in others)
+            {
+                double v = r.Ratio(w, a, mimalloc, Metric.Wall);
+                md.Append(r.Failed(w, a) ? " **FAILED** |" : $" {Fmt.Ratio(v)}{Mark(v, v <= ThreadTargets.ThroughputGoal)} |");
+            }
+            md.AppendLine();
+        }
+        md.AppendLine();
+    }
+
+    private static void Scaling(StringBuilder md, ThreadsEvaluation t, IReadOnlyList<Allocator> measured)
+    {
+        var rows = t.Families.Where(f => f.Levels.ContainsKey(ThreadTargets.ScalingFrom) || f.Levels.ContainsKey(ThreadTargets.ScalingTo)).ToList();
+        if (rows.Count == 0)
+            return;
+        md.AppendLine($"### Scaling {ThreadTargets.ScalingFrom} → {ThreadTargets.ScalingTo}: throughput at level {ThreadTargets.ScalingTo} ÷ at level {ThreadTargets.ScalingFrom} " +
+                      $"(goal ≥ {ThreadTargets.ScalingGoal:0.0}× where the workload allows it)");
+        md.AppendLine();
+        md.AppendLine("| family | work |" + string.Concat(measured.Select(a => $" {a.Name} |")) + " does the workload allow it? |");
+        md.AppendLine("|---|---|" + string.Concat(measured.Select(_ => "--:|")) + "---|");
+        foreach (var f in rows)
+        {
+            md.Append($"| {f.Family.Name} | {f.Work} |");
+            foreach (var a in measured)
+            {
+                double v = f.Scaling[a];
+                md.Append($" {Fmt.Ratio(v)}{(f.AllowsScaling ? Mark(v, v >= ThreadTargets.ScalingGoal) : "")} |");
+            }
+            md.AppendLine($" {MarkdownReport.Cell(f.ScalingJudgement)} |");
+        }
+        md.AppendLine();
+    }
+
+    private static void Oversubscription(StringBuilder md, ThreadsEvaluation t, IReadOnlyList<Allocator> measured)
+    {
+        var rows = t.Families.Where(f => f.Oversubscription.Values.Any(v => !double.IsNaN(v))).ToList();
+        if (rows.Count == 0)
+            return;
+        md.AppendLine($"### Oversubscription: wall at {ThreadTargets.Oversubscribed} threads ÷ at {ThreadTargets.ScalingTo}, work-adjusted " +
+                      $"(collapse: above {ThreadTargets.CollapseFactor:0.0}× the best other allocator's figure, and above {ThreadTargets.CollapseFactor:0.0}×)");
+        md.AppendLine();
+        md.AppendLine("1.00× means 16 threads did the work as fast as 2; a cell above its limit shows the limit.");
+        md.AppendLine();
+        md.AppendLine("| family |" + string.Concat(measured.Select(a => $" {a.Name} |")));
+        md.AppendLine("|---|" + string.Concat(measured.Select(_ => "--:|")));
+        foreach (var f in rows)
+        {
+            md.Append($"| {f.Family.Name} |");
+            foreach (var a in measured)
+            {
+                double v = f.Oversubscription[a];
+                md.Append(f.Collapsed(a)
+                    ? $" {Fmt.Ratio(v)} ❌ collapse (limit {Fmt.Ratio(f.CollapseLimit[a])}) |"
+                    : $" {Fmt.Ratio(v)}{Mark(v, true)} |");
+            }
+            md.AppendLine();
+        }
+        md.AppendLine();
+    }
+
+    private static void Memory(StringBuilder md, Results r, ThreadsEvaluation t, IReadOnlyList<Allocator> measured)
+    {
+        var glibc = r.Glibc;
+        md.AppendLine($"### Peak RSS of the threaded workloads: median, and ratio to glibc (goal: geometric mean ≤ {ThreadTargets.MemoryGoal:0.00}×)");
+        md.AppendLine();
+        md.AppendLine("| workload |" + string.Concat(measured.Select(a => $" {a.Name} |")));
+        md.AppendLine("|---|" + string.Concat(measured.Select(_ => "--:|")));
+        foreach (var w in t.Threaded)
+        {
+            md.Append($"| {w.Name} |");
+            foreach (var a in measured)
+            {
+                double v = r.Median(w, a, Metric.Rss);
+                md.Append(r.Failed(w, a) ? " **FAILED** |"
+                    : a == glibc ? $" {Fmt.Kb(v)} |"
+                    : $" {Fmt.Kb(v)} ({Fmt.Ratio(v / r.Median(w, glibc, Metric.Rss))}) |");
+            }
+            md.AppendLine();
+        }
+        md.Append("| **geometric mean of ratios to glibc** |");
+        foreach (var a in measured)
+        {
+            var (v, n, of) = r.GeoMean(a, glibc, Metric.Rss, w => w.Threading != null);
+            md.Append($" **{Fmt.Ratio(v)}**{(n != of ? $" ({n}/{of})" : "")} |");
+        }
+        md.AppendLine();
+        md.AppendLine();
+    }
+
+    /// <summary>A pass or fail mark after a figure; nothing where there is no figure.</summary>
+    private static string Mark(double value, bool pass) => double.IsNaN(value) ? "" : pass ? " ✅" : " ❌";
+}
