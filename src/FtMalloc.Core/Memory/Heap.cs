@@ -228,9 +228,8 @@ internal unsafe partial struct Heap
     /// Why: a program that frees many blocks of a few sizes and allocates those sizes again
     /// (million, churn) then reuses them without merging and splitting, and its frees touch
     /// no neighbour. The cost is memory no other size can use until the bins are released,
-    /// which happens before any zone is mapped (TakeFreeBlock), before a fresh LARGE
-    /// mapping (AllocateLarge) and when the bytes in use fall well below what the grown bins
-    /// can hold (FreeOwned), and which puts the limit back to BinLimitBase.
+    /// which happens before any zone is mapped (TakeFreeBlock) and before a fresh LARGE
+    /// mapping (AllocateLarge), and which puts the limit back to BinLimitBase.
     /// </summary>
     private static bool GrowQuickBins(Heap* heap, uint blockBytes)
     {
@@ -253,18 +252,8 @@ internal unsafe partial struct Heap
         }
         heap->Counters.Subtract(Counter.InUseBytes, block->Requested);
         if (heap->Bins.TryPush(block)) return;
-        uint bytes = block->Size;
-        if (GrowQuickBins(heap, bytes))
-        {
-            heap->Bins.Push(block);
-            return;
-        }
-        Release(heap, zone->Category, zone, block);
-        // Grown bins of a heap whose bytes in use fell to a quarter of what justified them
-        // (a program that frees most of what it has): merge them, so zones can empty and go.
-        if (heap->Bins.Limit > heap->BinLimitBase && bytes <= QuickBins.MaxBlockBytes
-            && (ulong)heap->Bins.Limit * bytes > heap->Counters[Counter.InUseBytes] / 4)
-            ReleaseQuickBins(heap);
+        if (GrowQuickBins(heap, block->Size)) heap->Bins.Push(block);
+        else Release(heap, zone->Category, zone, block);
     }
 
     /// <summary>

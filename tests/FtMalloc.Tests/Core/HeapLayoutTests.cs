@@ -209,20 +209,6 @@ public unsafe class HeapLayoutTests
     }
 
     [Fact]
-    public void Grown_quick_bins_are_merged_when_the_heap_frees_most_of_its_blocks()
-    {
-        using var heap = new NativeHeap();
-        var live = new List<nint>();
-        for (int i = 0; i < 40_000; i++) live.Add((nint)heap.Allocate(40)); // 2.5 MB of 64-byte blocks
-        int Cached() => heap.Walk().SelectMany(z => z.Blocks).Count(b => b.IsCached);
-        foreach (nint p in live.Take(20_000)) heap.Free((void*)p);
-        Assert.True(Cached() > 4 * NativeHeap.DefaultQuickBinLimit, $"{Cached()} cached: the bins grew");
-        foreach (nint p in live.Skip(20_000)) heap.Free((void*)p);
-        Assert.True(Cached() <= 2 * NativeHeap.DefaultQuickBinLimit, $"{Cached()} cached: grown bins were merged as the heap emptied");
-        heap.Validate();
-    }
-
-    [Fact]
     public void Large_blocks_get_their_own_mapping_and_give_it_back()
     {
         using var heap = new NativeHeap();
