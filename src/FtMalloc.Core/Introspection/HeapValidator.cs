@@ -100,7 +100,7 @@ internal static unsafe class HeapValidator
             blocksSeen++;
             if (b->Size < Categories.MinBlockBytes || b->Size % Categories.Granule != 0 || (byte*)b + b->Size > zone->AreaEnd)
                 return new HeapCheck(HeapDefect.BlockSizeInvalid, (nuint)b);
-            if (b->PrevSize != prevSize) return new HeapCheck(HeapDefect.PrevSizeWrong, (nuint)b);
+            if (Block.PrevBytes(b) != prevSize || (prevFree && !Block.PrevMayBeFree(b))) return new HeapCheck(HeapDefect.PrevSizeWrong, (nuint)b);
             if (!Zone.IsStart(zone, b)) return new HeapCheck(HeapDefect.StartBitmapWrong, (nuint)b);
             if (b->IsFree && prevFree) return new HeapCheck(HeapDefect.AdjacentFreeBlocks, (nuint)b);
             if (b->IsFree) freeBlocks++;

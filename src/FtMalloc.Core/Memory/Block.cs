@@ -8,7 +8,10 @@
 //
 // Invariants (checked by HeapValidator.Validate)
 //   Size % 16 == 0 and Size >= MinBlockBytes
-//   PrevSize == Size of the block physically before it, 0 for the first block of a zone
+//   PrevSize & ~15 == Size of the block physically before it, 0 for the first block of a zone
+//   the block before is free  =>  PrevSize & PrevFreeHint (a hint: the bit may stay set
+//   after that block is taken; free reads the block before only when it is set, so freeing
+//   a block whose neighbour is in use does not touch the neighbour's cache line)
 //   sum of Size over the zone's blocks == AreaEnd - AreaStart
 //   no two physically adjacent blocks are both free (free merges at once; a block parked
 //   in a quick bin is Cached, not free, and merges when it leaves the bin)
@@ -30,7 +33,10 @@ internal unsafe struct Block
     /// <summary>Freed by a thread that does not own it, waiting on its owner's remote-free list (Heap.Remote.cs).</summary>
     public const uint FlagRemote = 4;
 
-    /// <summary>Bytes of the physically previous block; 0 for the first block of the zone.</summary>
+    /// <summary>Bit 0 of PrevSize: the block before may be free (see the invariants). Sizes are multiples of 16, so the low bits are spare.</summary>
+    public const uint PrevFreeHint = 1;
+
+    /// <summary>Bytes of the physically previous block (0 for the first block of the zone), plus PrevFreeHint; read it through PrevBytes.</summary>
     public uint PrevSize;
     /// <summary>Bytes of this block, header included.</summary>
     public uint Size;
@@ -61,7 +67,13 @@ internal unsafe struct Block
     public static Block* NextOf(Block* block) => (Block*)((byte*)block + block->Size);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Block* PrevOf(Block* block) => (Block*)((byte*)block - block->PrevSize);
+    public static Block* PrevOf(Block* block) => (Block*)((byte*)block - PrevBytes(block));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint PrevBytes(Block* block) => block->PrevSize & ~(uint)15;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool PrevMayBeFree(Block* block) => (block->PrevSize & PrevFreeHint) != 0;
 
     // Free-list links live in the payload of free blocks.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -147,6 +147,7 @@ internal unsafe partial struct Heap
     /// <summary>Maps a region for LARGE blocks (RegionBytes, or <paramref name="bytes"/> if more) as one clean extent.</summary>
     private static bool MapLargeRegion(Heap* heap, nuint bytes)
     {
+        if (heap->Bins.Limit > heap->BinLimitBase) ReleaseQuickBins(heap); // grown bins: their memory goes back to the zones first
         nuint size = bytes > LargeExtents.RegionBytes ? bytes : LargeExtents.RegionBytes;
         void* region = PageMemory.Map(size, ZoneMap.ChunkBytes);
         if (region == null && size > bytes)

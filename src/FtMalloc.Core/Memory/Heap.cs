@@ -16,6 +16,7 @@
 // Invariants (HeapValidator checks them all)
 //   a TINY/SMALL block is on TinyFree/SmallFree  <=>  it is free
 //   a TINY block is in Bins  <=>  it is cached (QuickBins.cs)
+//   Bins.Limit >= BinLimitBase; == BinLimitBase right after ReleaseQuickBins
 //   every zone of this heap is on exactly one of TinyZones/SmallZones/LargeZones
 //   every empty TINY/SMALL zone is the spare of its category (so at most one each)
 //   Counters[InUseBytes] == sum of Requested over allocated blocks and LARGE zones
@@ -28,6 +29,7 @@
 // 2 KiB start bitmap + 16-byte block header).
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 using FtMalloc.Core.Os;
 using FtMalloc.Core.SizeClasses;
 using FtMalloc.Core.Stats;
@@ -54,6 +56,8 @@ internal unsafe partial struct Heap
     public Zone* LargeZones;
     public Zone* TinySpare;
     public Zone* SmallSpare;
+    /// <summary>Bins.Limit the heap was created with; the slow path raises Bins.Limit above it (GrowQuickBins) and ReleaseQuickBins puts it back.</summary>
+    public uint BinLimitBase;
     public FreeLists SmallFree;
     public FreeLists TinyFree;
     /// <summary>HeapRegistry's links (all heaps; abandoned heaps), under the registry lock.</summary>
@@ -74,6 +78,7 @@ internal unsafe partial struct Heap
         if (heap == null) return null;
         heap->Kind = kind;
         heap->Bins.SetLimit(quickBinLimit);
+        heap->BinLimitBase = quickBinLimit;
         return heap;
     }
 
@@ -133,8 +138,13 @@ internal unsafe partial struct Heap
         Category category = Categories.Of(request);
         if (category == Category.Large) return AllocateLarge(heap, request, Categories.Granule);
         nuint blockBytes = Categories.BlockBytesFor(request);
-        Block* block = blockBytes <= QuickBins.MaxBlockBytes ? heap->Bins.Pop(blockBytes) : null;
-        if (block == null)
+        Block* block;
+        if (blockBytes <= QuickBins.MaxBlockBytes)
+        {
+            block = heap->Bins.Pop(blockBytes);
+            if (block == null) block = TakeAndCarve(heap, category, blockBytes);
+        }
+        else
         {
             block = TakeFreeBlock(heap, category, blockBytes);
             if (block != null) Split(heap, category, block, blockBytes);
@@ -183,6 +193,7 @@ internal unsafe partial struct Heap
                 if (gap < Categories.MinBlockBytes) gap += alignment;
                 Zone* zone = Zone.OfBlock(block, category);
                 Block* aligned = SplitOff(zone, block, gap);
+                aligned->PrevSize |= Block.PrevFreeHint;
                 block->Flags = Block.FlagFree;
                 FreeListsOf(heap, category).Insert(block);
                 block = aligned;
@@ -209,6 +220,27 @@ internal unsafe partial struct Heap
         return status;
     }
 
+    /// <summary>Most blocks per quick bin the slow path lets the bins grow to.</summary>
+    public const uint MaxBinLimit = 1u << 20;
+
+    /// <summary>
+    /// A free found its quick bin full: doubles the bins' limit if the bin could then still
+    /// hold no more than an eighth of the bytes in use, and says whether the block now fits.
+    /// Why: a program that frees many blocks of a few sizes and allocates those sizes again
+    /// (million, churn) then reuses them without merging and splitting, and its frees touch
+    /// no neighbour. The cost is memory no other size can use until the bins are released,
+    /// which happens before any zone is mapped (TakeFreeBlock) and before a fresh LARGE
+    /// region is mapped (Heap.Large.cs, MapLargeRegion), and which puts the limit back to BinLimitBase.
+    /// </summary>
+    private static bool GrowQuickBins(Heap* heap, uint blockBytes)
+    {
+        uint limit = heap->Bins.Limit;
+        if (limit == 0 || limit >= MaxBinLimit || blockBytes > QuickBins.MaxBlockBytes) return false;
+        if ((ulong)limit * 2 * blockBytes > heap->Counters[Counter.InUseBytes] / 8) return false;
+        heap->Bins.SetLimit(limit * 2);
+        return heap->Bins.HasRoom(blockBytes);
+    }
+
     /// <summary>Frees a valid allocated block of this heap: into a quick bin, or merged into the free lists, or (LARGE) filed as a free extent.</summary>
     private static void FreeOwned(Heap* heap, Zone* zone, Block* block)
     {
@@ -220,8 +252,9 @@ internal unsafe partial struct Heap
             return;
         }
         heap->Counters.Subtract(Counter.InUseBytes, block->Requested);
-        if (!heap->Bins.TryPush(block))
-            Release(heap, zone->Category, zone, block);
+        if (heap->Bins.TryPush(block)) return;
+        if (GrowQuickBins(heap, block->Size)) heap->Bins.Push(block);
+        else Release(heap, zone->Category, zone, block);
     }
 
     /// <summary>
@@ -340,7 +373,83 @@ internal unsafe partial struct Heap
                 released++;
             }
         }
+        if (heap->Bins.Limit != heap->BinLimitBase) heap->Bins.SetLimit(heap->BinLimitBase); // every bin is empty
         return released;
+    }
+
+    /// <summary>Most blocks one quick-bin miss carves: the one asked for and up to this many less one for the bin.</summary>
+    public const uint CarveBlocks = 4;
+
+    /// <summary>Most bytes one quick-bin miss carves: big blocks are not carved ahead, so a malloc/free loop of 1 KiB blocks touches no more pages than it uses (the textbook's test2).</summary>
+    public const uint CarveBytes = 1024;
+
+    /// <summary>
+    /// A quick-bin miss (<paramref name="bytes"/> &lt;= QuickBins.MaxBlockBytes): a free block
+    /// of at least <paramref name="bytes"/> from the free lists, cut into blocks of
+    /// <paramref name="bytes"/> ("batch carve"): while the bin has room and what is left
+    /// holds two more, up to CarveBlocks - 1 blocks are parked in the bin (the next mallocs of
+    /// this size pop them) before the one returned, and only the rest is filed, once.
+    /// Filling a zone thus costs one free-list search per CarveBlocks blocks, and blocks of
+    /// one size end up side by side. Layout: [cached ...][returned][rest]: the returned block
+    /// keeps the free rest as its neighbour, so a realloc right after can still grow in
+    /// place. The carved blocks are Cached, so they obey every quick-bin rule (released
+    /// before a zone is mapped, bounded by the bin's limit).
+    /// </summary>
+    private static Block* TakeAndCarve(Heap* heap, Category category, nuint bytes)
+    {
+        Block* block = TakeFreeBlock(heap, category, bytes);
+        if (block == null) return null;
+        nuint size = block->Size;
+        if (size - bytes < Categories.MinBlockBytes) return block; // too small to split: the block keeps it all
+        Zone* zone = Zone.OfBlock(block, category);
+        ulong* bits = Zone.StartBits(zone);
+        byte* area = zone->AreaStart;
+        byte* cursor = (byte*)block;
+        byte* end = cursor + size;
+        uint prevSize = block->PrevSize;
+        // end - cursor - bytes stays 0 or >= MinBlockBytes: no cut leaves a 16-byte sliver.
+        uint most = CarveBytes / (uint)bytes;
+        if (most > CarveBlocks) most = CarveBlocks;
+        for (uint n = 1; n < most && heap->Bins.HasRoom((uint)bytes); n++)
+        {
+            nuint left = (nuint)(end - cursor);
+            if (left < 2 * bytes) break;
+            left -= 2 * bytes;
+            if (left != 0 && left < Categories.MinBlockBytes) break;
+            Block* c = (Block*)cursor;
+            c->PrevSize = prevSize;
+            c->Size = (uint)bytes;
+            if (c != block) SetStartBit(bits, area, c);
+            heap->Bins.Push(c);
+            prevSize = (uint)bytes;
+            cursor += bytes;
+        }
+        Block* taken = (Block*)cursor;
+        taken->PrevSize = prevSize;
+        taken->Size = (uint)bytes;
+        if (taken != block) SetStartBit(bits, area, taken);
+        cursor += bytes;
+        uint last = (uint)bytes;
+        if (cursor < end)
+        {
+            Block* rest = (Block*)cursor;
+            last = (uint)(end - cursor);
+            rest->PrevSize = (uint)bytes;
+            rest->Size = last;
+            rest->Requested = 0;
+            rest->Flags = Block.FlagFree;
+            SetStartBit(bits, area, rest);
+            FreeListsOf(heap, category).Insert(rest);
+        }
+        if (end < zone->AreaEnd) ((Block*)end)->PrevSize = last | (cursor < end ? Block.PrevFreeHint : 0);
+        return taken;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SetStartBit(ulong* bits, byte* area, Block* block)
+    {
+        nuint i = (nuint)((byte*)block - area) >> Categories.GranuleShift;
+        bits[i >> 6] |= 1UL << (int)(i & 63);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -371,43 +480,68 @@ internal unsafe partial struct Heap
         block->Size = (uint)bytes;
         Zone.MarkStart(zone, rest);
         Block* after = Block.NextOf(rest);
-        if ((byte*)after < zone->AreaEnd) after->PrevSize = rest->Size;
+        if ((byte*)after < zone->AreaEnd) after->PrevSize = rest->Size | Block.PrevFreeHint; // rest is usually freed next
         return rest;
     }
 
-    /// <summary>Frees a block (not on a list): merges it with free neighbours, then files it, or retires its zone if the zone is now empty.</summary>
+    /// <summary>
+    /// Frees a block (not on a list): merges it with free neighbours, then files it, or
+    /// retires its zone if the zone is now empty. The area's bounds of a TINY/SMALL zone are
+    /// constants of its category (Zone.AreaOffset, ZoneBytes), so merging reads no zone
+    /// header: zones are aligned to 64 KiB or more, so with many zones their headers share a
+    /// few cache sets and are rarely in the cache.
+    /// </summary>
     private static void Release(Heap* heap, Category category, Zone* zone, Block* block)
     {
-        ref FreeLists lists = ref FreeListsOf(heap, category);
-        block->Flags = Block.FlagFree;
-        block->Requested = 0;
-        Block* next = Block.NextOf(block);
-        if ((byte*)next < zone->AreaEnd && next->IsFree)
+        FreeLists* lists = category == Category.Tiny ? &heap->TinyFree : &heap->SmallFree;
+        byte* areaEnd = (byte*)zone + Categories.ZoneBytes(category);
+        ulong* bits = Zone.StartBits(zone);
+        byte* area = (byte*)zone + Zone.AreaOffset(category);
+        uint size = block->Size;
+        Block* next = (Block*)((byte*)block + size);
+        // Both neighbours' headers are usually out of the cache: ask for both before
+        // waiting for either (the prefetch of an address past the area is harmless).
+        if (Sse.IsSupported)
         {
-            lists.Remove(next);
-            Zone.ClearStart(zone, next);
-            block->Size += next->Size;
+            Sse.Prefetch0(next);
+            if (Block.PrevMayBeFree(block)) Sse.Prefetch0(Block.PrevOf(block));
         }
-        if (block->PrevSize != 0)
+        if ((byte*)next < areaEnd && next->IsFree)
+        {
+            lists->Remove(next);
+            ClearStartBit(bits, area, next);
+            size += next->Size;
+            next = (Block*)((byte*)block + size);
+        }
+        if (Block.PrevMayBeFree(block))
         {
             Block* prev = Block.PrevOf(block);
             if (prev->IsFree)
             {
-                lists.Remove(prev);
-                Zone.ClearStart(zone, block);
-                prev->Size += block->Size;
+                lists->Remove(prev);
+                ClearStartBit(bits, area, block);
+                size += prev->Size;
                 block = prev;
             }
         }
-        next = Block.NextOf(block);
-        if ((byte*)next < zone->AreaEnd) next->PrevSize = block->Size;
+        block->Size = size;
+        block->Requested = 0;
+        block->Flags = Block.FlagFree;
+        if ((byte*)next < areaEnd) next->PrevSize = size | Block.PrevFreeHint;
 
-        if (block->Size == Zone.AreaBytes(zone) && !KeepAsSpare(heap, category, zone))
+        if (size == (nuint)(areaEnd - area) && !KeepAsSpare(heap, category, zone))
         {
             ReturnZone(heap, zone);
             return;
         }
-        lists.Insert(block);
+        lists->Insert(block);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ClearStartBit(ulong* bits, byte* area, Block* block)
+    {
+        nuint i = (nuint)((byte*)block - area) >> Categories.GranuleShift;
+        bits[i >> 6] &= ~(1UL << (int)(i & 63));
     }
 
     /// <summary>True if the newly empty <paramref name="zone"/> becomes (or is) its category's one spare zone.</summary>

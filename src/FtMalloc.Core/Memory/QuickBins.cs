@@ -23,6 +23,8 @@
 //   OverfillFactor times its capacity (_room then goes negative): the owner is about to
 //   allocate them again, and merging them only to split them again is what made
 //   producer/consumer pairs slow. The push of the fast path needs _room[i] > 0.
+//   Limit is the heap's base limit until the slow path raises it while the heap is big
+//   (Heap.GrowQuickBins); ReleaseQuickBins puts it back once every bin is empty.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -52,7 +54,7 @@ internal unsafe struct QuickBins
     /// <summary>Blocks per bin the process heap keeps (measured: bench/ fast path and churn).</summary>
     public const uint DefaultLimit = 32;
 
-    /// <summary>Blocks per bin up to 256-byte blocks (a quarter of it above); 0 turns the bins off. Set once, by SetLimit.</summary>
+    /// <summary>Blocks per bin up to 256-byte blocks (a quarter of it above); 0 turns the bins off. Changed only by SetLimit.</summary>
     public readonly uint Limit => _limit;
     [FieldOffset(0)] private uint _limit;
     [FieldOffset(RoomOffset)] private fixed int _room[Count];

@@ -54,6 +54,10 @@ internal unsafe struct Zone
     /// <summary>Bytes of the start bitmap of a zone of <paramref name="zoneBytes"/>, rounded to the granule.</summary>
     public static nuint BitmapBytes(nuint zoneBytes) => ((zoneBytes >> Categories.GranuleShift) / 8 + 15) & ~(nuint)15;
 
+    /// <summary>Bytes from a TINY/SMALL zone's start to its AreaStart: the same for every zone of the category.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static nuint AreaOffset(Category category) => HeaderBytes + BitmapBytes(Categories.ZoneBytes(category));
+
     /// <summary>Bytes from the zone start that the zone map covers (see the invariants).</summary>
     public static nuint RegisteredBytes(Zone* zone) =>
         zone->Category == Category.Large ? (nuint)(zone->AreaStart - (byte*)zone) + 1 : zone->MappedBytes;

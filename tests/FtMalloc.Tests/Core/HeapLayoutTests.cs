@@ -40,7 +40,7 @@ public unsafe class HeapLayoutTests
         var zone = Assert.Single(zones);
         Assert.Equal(category, zone.Category);
         Assert.Equal((nuint)0, zone.MappedBytes % PageSize);
-        Assert.Equal(100, zone.Blocks.Count(b => !b.IsFree));
+        Assert.Equal(100, zone.Blocks.Count(b => !b.IsFree && !b.IsCached)); // cached: carved ahead into the quick bin
         heap.Validate();
     }
 
@@ -121,18 +121,91 @@ public unsafe class HeapLayoutTests
         heap.Free(a);
         heap.Free(b);
         var blocks = heap.Walk().Single().Blocks;
-        Assert.True(blocks[0].IsCached && blocks[1].IsCached && !blocks[0].IsFree);
+        BlockInfo At(void* p) => blocks.Single(x => x.Address == (nuint)p);
+        Assert.True(At(a).IsCached && At(b).IsCached && !At(a).IsFree);
         heap.Validate();
         Assert.True(heap.Allocate(33) == b); // same size class: the last one freed comes back
         Assert.Throws<InvalidPointerException>(() => heap.Free(a)); // a cached block is not allocated
         heap.ReleaseCachedBlocks();
         blocks = heap.Walk().Single().Blocks;
-        Assert.True(blocks[0].IsFree && blocks[0].Address == (nuint)a && blocks[1].Address == (nuint)b);
+        Assert.Contains(blocks, x => x.IsFree && x.Address <= (nuint)a && (nuint)a < x.Address + x.BlockBytes); // a merged
+        Assert.Contains(blocks, x => x.Address == (nuint)b && !x.IsFree && !x.IsCached);
         heap.Free(b);
         heap.Free(guard);
         heap.ReleaseCachedBlocks();
         Assert.True(Assert.Single(heap.Walk().Single().Blocks).IsFree); // all merged: the zone is one free block
         heap.Validate();
+    }
+
+    [Fact]
+    public void A_quick_bin_miss_carves_a_batch_of_same_size_blocks_in_front_of_the_one_it_returns()
+    {
+        using var heap = new NativeHeap();
+        byte* first = (byte*)heap.Allocate(40); // 64-byte blocks
+        var blocks = heap.Walk().Single().Blocks;
+        int at = blocks.ToList().FindIndex(x => x.Address == (nuint)first);
+        int carved = (int)FtMalloc.Core.Memory.Heap.CarveBlocks - 1;
+        Assert.Equal(carved, at);
+        Assert.True(blocks.Take(carved).All(x => x.IsCached && x.BlockBytes == 64));
+        Assert.True(blocks[at + 1].IsFree); // the rest: the returned block can still grow in place
+        heap.Validate();
+        for (int i = 1; i <= carved; i++)
+            Assert.True(heap.Allocate((nuint)(33 + i)) == first - 64 * i); // popped from the bin, nearest first
+        Assert.Equal(carved + 1, heap.Walk().Single().Blocks.Count(x => !x.IsFree && !x.IsCached));
+        heap.Validate();
+    }
+
+    [Fact]
+    public void Carving_stops_at_the_bin_limit_and_without_bins()
+    {
+        using (var noBins = new NativeHeap(quickBinLimit: 0))
+        {
+            noBins.Allocate(40);
+            Assert.Equal(0, noBins.Walk().Single().Blocks.Count(x => x.IsCached));
+            noBins.Validate();
+        }
+        using var heap = new NativeHeap(quickBinLimit: 2); // below CarveBlocks - 1
+        heap.Allocate(40);
+        Assert.Equal(2, heap.Walk().Single().Blocks.Count(x => x.IsCached));
+        heap.Allocate(700); // a bin of blocks above 256 bytes holds Limit / 4 = 0: nothing carved
+        Assert.Equal(0, heap.Walk().Single(z => z.Category == ZoneCategory.Small).Blocks.Count(x => x.IsCached));
+        heap.Validate();
+    }
+
+    [Fact]
+    public void Quick_bins_grow_past_their_limit_while_the_heap_is_big_and_shrink_back_when_released()
+    {
+        using var heap = new NativeHeap();
+        var live = new List<nint>();
+        for (int i = 0; i < 20_000; i++) live.Add((nint)heap.Allocate(40));
+        int Cached() => heap.Walk().SelectMany(z => z.Blocks).Count(b => b.IsCached);
+        foreach (nint p in live.Take(10_000)) heap.Free((void*)p); // 10,000 64-byte blocks, 400 KB in use
+        Assert.True(Cached() > NativeHeap.DefaultQuickBinLimit, $"{Cached()} cached");
+        heap.Validate();
+        void* big = heap.Allocate(1_000_000); // a fresh LARGE mapping: the grown bins are merged first
+        Assert.Equal(0, Cached());
+        heap.Validate();
+        foreach (nint p in live.Skip(10_000)) heap.Free((void*)p);
+        heap.Free(big);
+        heap.ReleaseCachedBlocks();
+        Assert.Equal(0, Cached());
+        Assert.True(heap.Walk().Where(z => z.Category != ZoneCategory.Large).All(z => z.Blocks.Count == 1 && z.Blocks[0].IsFree));
+        heap.Validate();
+    }
+
+    [Fact]
+    public void A_small_block_of_a_SMALL_zone_is_released_from_its_bin_into_its_own_zone()
+    {
+        using var heap = new NativeHeap();
+        var blocks = new List<nint>();
+        for (int i = 0; i < 8; i++) blocks.Add((nint)heap.AllocateAligned(16, 4096)); // searched in SMALL: 32-byte blocks there
+        Assert.Contains(heap.Walk(), z => z.Category == ZoneCategory.Small);
+        for (int i = 0; i < 8; i++) blocks.Add((nint)heap.Allocate(16)); // 32-byte blocks of a TINY zone: the same bin
+        foreach (nint p in blocks) heap.Free((void*)p);
+        heap.Validate();
+        heap.ReleaseCachedBlocks();
+        heap.Validate();
+        Assert.True(heap.Walk().All(z => z.Blocks.All(b => b.IsFree)));
     }
 
     [Fact]
