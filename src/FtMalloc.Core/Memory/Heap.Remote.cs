@@ -3,6 +3,12 @@
 // is caught) and pushes it on the owner's remote-free list, a lock-free stack linked
 // through the payloads. The exported free does this itself for a valid block
 // (TryFreeRemote); the full path (FreeRemote) does it after checking everything again.
+// The exported free's remote frees are batched per freeing thread (RemoteBatch, in the
+// freeing thread's own heap): up to BatchBlocks blocks for one owner are chained privately
+// and pushed with one compare-and-swap, so a consumer thread touches its producer's list
+// head once per batch instead of once per block. A batch is pushed when it is full, when
+// the next remote free is for another owner, when its thread runs a slow malloc, trims or
+// exits: at most BatchBlocks - 1 blocks per thread wait unseen by their owner.
 // The owner takes the whole list with one exchange when it next needs memory (when a
 // quick bin it allocates from is empty, and before it would map a zone) and files each
 // block as its own, into its quick bin when there is room (a bin may then hold up to
@@ -14,6 +20,8 @@
 //   an entry (the head, or the first word of a listed payload) is the payload's address,
 //   with bit 0 set exactly when the block is LARGE
 //   only the owner (or a thread reclaiming an abandoned heap) pops; anyone pushes
+//   a block in a thread's outgoing batch is marked Remote like one on the list, and is on
+//   exactly one of them; the batch holds blocks of its Owner only, Count of them (< BatchBlocks)
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
@@ -21,6 +29,18 @@ using FtMalloc.Core.SizeClasses;
 using FtMalloc.Core.Stats;
 
 namespace FtMalloc.Core.Memory;
+
+/// <summary>
+/// Remote frees a thread has made but not yet pushed (Heap.TryFreeRemote): a private chain of
+/// blocks of one owner, linked like the remote-free list. Only the heap's owner touches it.
+/// </summary>
+internal unsafe struct RemoteBatch
+{
+    public Heap* Owner;
+    /// <summary>Payload addresses: the chain's first and last entries (0 when empty).</summary>
+    public nint First, Last;
+    public int Count;
+}
 
 /// <summary>The remote-free stack of a heap, alone in its cache line (other threads write it).</summary>
 [StructLayout(LayoutKind.Explicit, Size = 128)]
@@ -92,10 +112,44 @@ internal unsafe partial struct Heap
     {
         if (owner->Kind != HeapKind.Shared
             || Interlocked.CompareExchange(ref block->Flags, Block.FlagRemote, 0) != 0) return false;
-        if (caller != null) HeapCounters.Add(&caller->Counters, Counter.CallsFree, 1);
-        else ProcessCounters.CountHeapless(Counter.CallsFree);
-        HandBack(owner, Block.PayloadOf(block), large: false);
+        if (caller == null)
+        {
+            ProcessCounters.CountHeapless(Counter.CallsFree);
+            HandBack(owner, Block.PayloadOf(block), large: false);
+            return true;
+        }
+        HeapCounters.Add(&caller->Counters, Counter.CallsFree, 1);
+        ref RemoteBatch batch = ref caller->Outgoing;
+        if (batch.Owner != owner) FlushRemoteBatch(caller);
+        nint entry = (nint)Block.PayloadOf(block);
+        *(nint*)entry = batch.First; // TINY/SMALL only: entries carry no tag
+        if (batch.First == 0) batch.Last = entry;
+        batch.First = entry;
+        batch.Owner = owner;
+        if (++batch.Count == BatchBlocks) FlushRemoteBatch(caller);
         return true;
+    }
+
+    /// <summary>Blocks a thread chains for one owner before it pushes them (one compare-and-swap a batch).</summary>
+    public const int BatchBlocks = 32;
+
+    /// <summary>Pushes <paramref name="heap"/>'s outgoing batch, if any, onto its owner's remote-free list.</summary>
+    public static void FlushRemoteBatch(Heap* heap)
+    {
+        ref RemoteBatch batch = ref heap->Outgoing;
+        if (batch.First == 0) return;
+        Heap* owner = batch.Owner;
+        ref nint head = ref owner->Remote.Head;
+        nint seen;
+        do
+        {
+            seen = Volatile.Read(ref head);
+            *(nint*)batch.Last = seen;
+        } while (Interlocked.CompareExchange(ref head, batch.First, seen) != seen);
+        batch.First = batch.Last = 0;
+        batch.Count = 0;
+        batch.Owner = null;
+        if (Volatile.Read(ref owner->State) == HeapState.Abandoned) HeapRegistry.TryReclaim(owner);
     }
 
     /// <summary>

@@ -24,6 +24,7 @@ internal unsafe partial struct Heap
     public static bool Trim(Heap* heap, nuint pad)
     {
         heap->Counters.Add(Counter.TrimCalls, 1);
+        FlushRemoteBatch(heap);
         bool released = false;
         if (heap->Remote.IsPending) DrainRemoteFrees(heap);
         ReleaseQuickBins(heap);

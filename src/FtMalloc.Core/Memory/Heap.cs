@@ -63,6 +63,8 @@ internal unsafe partial struct Heap
     /// <summary>HeapRegistry's links (all heaps; abandoned heaps), under the registry lock.</summary>
     public Heap* NextInRegistry;
     public Heap* NextAbandoned;
+    /// <summary>This heap's thread's remote frees not yet pushed to their owner (Heap.Remote.cs).</summary>
+    public RemoteBatch Outgoing;
     /// <summary>Other threads write here (Heap.Remote.cs): a cache line of its own.</summary>
     public RemoteFreeList Remote;
     /// <summary>The free LARGE address space (Heap.Large.cs); last, so that the first page stays TINY/SMALL's.</summary>
@@ -135,6 +137,7 @@ internal unsafe partial struct Heap
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static byte* Allocate(Heap* heap, nuint request)
     {
+        if (heap->Outgoing.First != 0) FlushRemoteBatch(heap); // this thread's slow paths also hand its remote frees on
         Category category = Categories.Of(request);
         if (category == Category.Large) return AllocateLarge(heap, request, Categories.Granule);
         nuint blockBytes = Categories.BlockBytesFor(request);

@@ -73,6 +73,7 @@ internal static unsafe class HeapRegistry
     /// <summary>The owner of <paramref name="heap"/> is exiting: tidy the heap and put it in the pool.</summary>
     public static void Abandon(Heap* heap)
     {
+        Heap.FlushRemoteBatch(heap);
         Heap.DrainRemoteFrees(heap);
         Heap.ReleaseQuickBins(heap);
         Heap.ReleaseSparePages(heap);
