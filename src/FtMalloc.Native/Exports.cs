@@ -73,12 +73,7 @@ internal static unsafe class Exports
 
     /// <summary>A valid block of another thread's heap: hand it back (Heap.Remote.cs), counted on the caller's heap (given one if it has none).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static bool FreeRemote(Heap* owner, Block* block, nuint self)
-    {
-        Heap* mine = ThreadHeap.Candidate(self);
-        if (mine == null || mine->OwnerThread != self) mine = ThreadHeap.Get();
-        return Heap.TryFreeRemote(owner, block, mine);
-    }
+    private static bool FreeRemote(Heap* owner, Block* block, nuint self) => Heap.TryFreeRemote(owner, block, ThreadHeap.GetOf(self));
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void* MallocSlow(nuint size) => Instrumented.IsOn ? Instrumented.Malloc(ThreadHeap.Get(), size) : CAllocator.Malloc(ThreadHeap.Get(), size);

@@ -44,12 +44,15 @@ internal static unsafe class ThreadHeap
     public static Heap* Current
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get
-        {
-            nuint self = Pthread.pthread_self();
-            Heap* heap = (Heap*)s_cache.Slots[Slot(self)];
-            return heap != null && heap->OwnerThread == self ? heap : CurrentSlow(self);
-        }
+        get => CurrentOf(Pthread.pthread_self());
+    }
+
+    /// <summary>The heap of the calling thread, whose pthread_self() is <paramref name="self"/>, or null if it has none yet.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Heap* CurrentOf(nuint self)
+    {
+        Heap* heap = Candidate(self);
+        return heap != null && heap->OwnerThread == self ? heap : CurrentSlow(self);
     }
 
     /// <summary>The table's heap for thread <paramref name="self"/>: null, or a heap that is the thread's only if its OwnerThread == self.</summary>
@@ -75,9 +78,13 @@ internal static unsafe class ThreadHeap
 
     /// <summary>The calling thread's heap, created (or adopted) on its first allocation.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Heap* Get()
+    public static Heap* Get() => GetOf(Pthread.pthread_self());
+
+    /// <summary>Get, for a caller that already has its pthread_self() in <paramref name="self"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Heap* GetOf(nuint self)
     {
-        Heap* heap = Current;
+        Heap* heap = CurrentOf(self);
         return heap != null ? heap : Attach();
     }
 

@@ -5,8 +5,9 @@
 //           (zone map, start bit, flags), whose bin has room: count it, push it.
 // Anything else returns "not done" and the caller takes the full path (CAllocator then
 // Heap.Allocate / Heap.Free, not inlined), which handles every case and checks everything
-// again from the start. Free finds the heap from the block's zone and compares the heap's
-// owner with the caller's pthread_self(): it needs no heap lookup of its own.
+// again from the start. Free takes the caller's heap from the thread-heap table and checks
+// it against the owner of the block's zone (a block of another thread's heap goes back to
+// that heap through Heap.Remote.cs).
 //
 // These are the library's hottest lines: each test is one compare, each counter one add;
 // the code is written against raw pointers so that NativeAOT emits no null checks.

@@ -77,7 +77,7 @@ internal unsafe partial struct Heap
             return PointerStatus.Valid;
         }
         Block* block = Block.FromPayload(pointer);
-        if ((byte*)block < zone->AreaStart || !Zone.IsStart(zone, block)) return PointerStatus.NotBlockStart;
+        if (!Zone.IsBlockStart(zone, block)) return PointerStatus.NotBlockStart;
         if (Volatile.Read(ref block->Flags) != 0) return PointerStatus.DoubleFree;
         usable = block->Size - Categories.BlockHeaderBytes;
         return PointerStatus.Valid;
@@ -94,7 +94,7 @@ internal unsafe partial struct Heap
         else
         {
             Block* block = Block.FromPayload(pointer);
-            if ((byte*)block < zone->AreaStart || !Zone.IsStart(zone, block)) return PointerStatus.NotBlockStart;
+            if (!Zone.IsBlockStart(zone, block)) return PointerStatus.NotBlockStart;
             if (Interlocked.CompareExchange(ref block->Flags, Block.FlagRemote, 0) != 0) return PointerStatus.DoubleFree;
         }
         HandBack(zone->Owner, pointer, zone->Category == Category.Large);
@@ -139,17 +139,11 @@ internal unsafe partial struct Heap
         ref RemoteBatch batch = ref heap->Outgoing;
         if (batch.First == 0) return;
         Heap* owner = batch.Owner;
-        ref nint head = ref owner->Remote.Head;
-        nint seen;
-        do
-        {
-            seen = Volatile.Read(ref head);
-            *(nint*)batch.Last = seen;
-        } while (Interlocked.CompareExchange(ref head, batch.First, seen) != seen);
+        nint first = batch.First, last = batch.Last;
         batch.First = batch.Last = 0;
         batch.Count = 0;
         batch.Owner = null;
-        if (Volatile.Read(ref owner->State) == HeapState.Abandoned) HeapRegistry.TryReclaim(owner);
+        PushChain(owner, first, (void*)last);
     }
 
     /// <summary>
@@ -158,16 +152,24 @@ internal unsafe partial struct Heap
     /// alone; reclaims the owner if it was abandoned.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void HandBack(Heap* owner, void* pointer, bool large)
+    private static void HandBack(Heap* owner, void* pointer, bool large) =>
+        PushChain(owner, (nint)pointer | (large ? LargeTag : 0), pointer);
+
+    /// <summary>
+    /// Pushes a chain of entries (<paramref name="first"/>, linked through the payloads'
+    /// first words, ending at payload <paramref name="last"/>) on <paramref name="owner"/>'s
+    /// remote-free list with one compare-and-swap; reclaims the owner if it was abandoned.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PushChain(Heap* owner, nint first, void* last)
     {
         ref nint head = ref owner->Remote.Head;
-        nint entry = (nint)pointer | (large ? LargeTag : 0);
         nint seen;
         do
         {
             seen = Volatile.Read(ref head);
-            *(nint*)pointer = seen;
-        } while (Interlocked.CompareExchange(ref head, entry, seen) != seen);
+            *(nint*)last = seen;
+        } while (Interlocked.CompareExchange(ref head, first, seen) != seen);
         if (Volatile.Read(ref owner->State) == HeapState.Abandoned) HeapRegistry.TryReclaim(owner);
     }
 

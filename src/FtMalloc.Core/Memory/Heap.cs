@@ -339,7 +339,7 @@ internal unsafe partial struct Heap
         if (zone->Category == Category.Large)
             return (byte*)pointer == zone->AreaStart ? PointerStatus.Valid : PointerStatus.NotBlockStart;
         block = Block.FromPayload(pointer);
-        if ((byte*)block < zone->AreaStart || !Zone.IsStart(zone, block)) return PointerStatus.NotBlockStart;
+        if (!Zone.IsBlockStart(zone, block)) return PointerStatus.NotBlockStart;
         return block->IsAllocated ? PointerStatus.Valid : PointerStatus.DoubleFree;
     }
 

@@ -84,13 +84,8 @@ internal static unsafe class ZoneMap
     {
         nuint rootIndex = a >> (ChunkShift + LeafBits);
         if (rootIndex >= RootEntries) return null;
+        if (s_root == 0 && (!create || !EnsureRoot())) return null;
         Zone*** root = (Zone***)s_root;
-        if (root == null)
-        {
-            if (!create) return null;
-            root = (Zone***)Install(ref s_root, RootEntries * (nuint)sizeof(void*));
-            if (root == null) return null;
-        }
         Zone** leaf = root[rootIndex];
         if (leaf == null && create)
             leaf = (Zone**)Install(ref *(nint*)&root[rootIndex], LeafEntries * (nuint)sizeof(void*));
