@@ -60,7 +60,7 @@ internal static unsafe class Exports
         if (!Heap.IsAllocatedBlock(zone, block)) goto slow;
         Heap* heap = ThreadHeap.Candidate(self);
         if (zone->Owner != heap || heap->OwnerThread != self) goto other;
-        nuint bin = block->Size >> 4;
+        nuint bin = Block.BinOf(block);
         if (!QuickBins.HasRoom(Heap.BinsOf(heap), bin)) goto slow;
         Heap.CacheFreed(heap, block, bin);
         return;

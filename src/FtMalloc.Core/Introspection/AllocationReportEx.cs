@@ -71,7 +71,7 @@ internal static unsafe class AllocationReportEx
                     total += b->Requested;
                     continue;
                 }
-                nuint usable = b->Size - Categories.BlockHeaderBytes;
+                nuint usable = b->Size - Categories.BlockOverheadBytes;
                 sink.AppendHex((nuint)payload);
                 sink.Append(" - "u8);
                 sink.AppendHex((nuint)payload + usable);

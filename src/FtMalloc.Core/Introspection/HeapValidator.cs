@@ -98,9 +98,9 @@ internal static unsafe class HeapValidator
         {
             Block* b = blocks.Current;
             blocksSeen++;
-            if (b->Size < Categories.MinBlockBytes || b->Size % Categories.Granule != 0 || (byte*)b + b->Size > zone->AreaEnd)
+            if (b->Size < Categories.MinBlockBytes || (b->SizeWord & (Block.FlagMask & ~Block.PrevFreeBit)) != 0 || (byte*)b + b->Size > zone->AreaEnd)
                 return new HeapCheck(HeapDefect.BlockSizeInvalid, (nuint)b);
-            if (Block.PrevBytes(b) != prevSize || (prevFree && !Block.PrevMayBeFree(b))) return new HeapCheck(HeapDefect.PrevSizeWrong, (nuint)b);
+            if (Block.PrevIsFree(b) != prevFree || (prevFree && b->PrevSize != prevSize)) return new HeapCheck(HeapDefect.PrevSizeWrong, (nuint)b);
             if (!Zone.IsStart(zone, b)) return new HeapCheck(HeapDefect.StartBitmapWrong, (nuint)b);
             if (b->IsFree && prevFree) return new HeapCheck(HeapDefect.AdjacentFreeBlocks, (nuint)b);
             if (b->IsFree) freeBlocks++;
@@ -110,7 +110,7 @@ internal static unsafe class HeapValidator
                 cached++;
             }
             else if (b->Flags != 0) return new HeapCheck(HeapDefect.BlockSizeInvalid, (nuint)b);
-            else if (b->Requested > b->Size - Categories.BlockHeaderBytes) return new HeapCheck(HeapDefect.RequestedExceedsBlock, (nuint)b);
+            else if (b->Requested > b->Size - Categories.BlockOverheadBytes) return new HeapCheck(HeapDefect.RequestedExceedsBlock, (nuint)b);
             else inUse += b->Requested;
             prevSize = b->Size;
             prevFree = b->IsFree;

@@ -1,30 +1,42 @@
-// A block is a run of granules inside a TINY or SMALL zone, led by a 16-byte header.
-// Blocks tile their zone's area exactly, in address order ("physical" order).
+// A block is a run of granules inside a TINY or SMALL zone. It costs 8 bytes of its own
+// (glibc's layout): its 16-byte header starts 8 bytes into the block before it, whose
+// last 8 bytes are useless to that block's caller while that block is free and hold its
+// size (the footer) then, so a block reaches its free predecessor without a size of its own.
+//
+//     block                         block + 16 (payload)               next block
+//     | footer | Size|PrevFree | Info |  payload ...  ...  ...  ... | footer | ...
+//     \ 8 bytes of the block before /                               \ this block's last 8 bytes:
+//                                                                     its caller's while it is allocated
 //
 // Glossary
-//   header    the 16 bytes in front of the payload (this struct)
-//   payload   what the caller gets: header + 16, always 16-byte aligned
+//   header    the 16 bytes at the block's address (this struct); its first 8 are the footer
+//             of the block before (PrevSize), valid only while that block is free
+//   payload   what the caller gets: block + 16, always 16-byte aligned; it runs to the next
+//             block + 8, so a block of Size bytes serves Size - 8 (BlockOverheadBytes)
 //   free      on a free list of its heap; its payload holds the list links
+//   Info      Requested << 4 | Flags, one word, so that a free by another thread marks the
+//             block with one compare-and-swap that no write of the owner can undo (the
+//             owner writes a neighbour's SizeWord, never its Info)
 //
 // Invariants (checked by HeapValidator.Validate)
 //   Size % 16 == 0 and Size >= MinBlockBytes
-//   PrevSize & ~15 == Size of the block physically before it, 0 for the first block of a zone
-//   the block before is free  =>  PrevSize & PrevFreeHint (a hint: the bit may stay set
-//   after that block is taken; free reads the block before only when it is set, so freeing
-//   a block whose neighbour is in use does not touch the neighbour's cache line)
-//   sum of Size over the zone's blocks == AreaEnd - AreaStart
+//   sum of Size over the zone's blocks == AreaEnd - AreaStart; the last block's payload
+//   ends 8 bytes past AreaEnd, inside the zone's tail (Zone.TailBytes)
+//   the block before is free  <=>  SizeWord & PrevFree; then PrevSize == its Size (glibc's
+//   PREV_INUSE: freeing a block reads its own header to know whether the one before
+//   merges, and touches that one only when it does)
 //   no two physically adjacent blocks are both free (free merges at once; a block parked
 //   in a quick bin is Cached, not free, and merges when it leaves the bin)
 //   the zone's start bitmap has a bit set exactly at the first granule of every block,
 //   so a pointer is trusted as a block only after its bit is found set
-//   Requested <= Size - BlockHeaderBytes for allocated blocks, 0 for free and cached ones
+//   Requested <= Size - BlockOverheadBytes for allocated blocks, 0 for free and cached ones
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using FtMalloc.Core.SizeClasses;
 
 namespace FtMalloc.Core.Memory;
 
-[StructLayout(LayoutKind.Sequential, Size = 16)]
+[StructLayout(LayoutKind.Explicit, Size = 16)]
 internal unsafe struct Block
 {
     public const uint FlagFree = 1;
@@ -32,48 +44,88 @@ internal unsafe struct Block
     public const uint FlagCached = 2;
     /// <summary>Freed by a thread that does not own it, waiting on its owner's remote-free list (Heap.Remote.cs).</summary>
     public const uint FlagRemote = 4;
+    /// <summary>The bits of Info that are flags; the rest is Requested.</summary>
+    public const uint FlagMask = 15;
+    public const int RequestedShift = 4;
 
-    /// <summary>Bit 0 of PrevSize: the block before may be free (see the invariants). Sizes are multiples of 16, so the low bits are spare.</summary>
-    public const uint PrevFreeHint = 1;
+    /// <summary>Bit 0 of SizeWord: the block before is free, and PrevSize is its size (see the invariants).</summary>
+    public const uint PrevFreeBit = 1;
 
-    /// <summary>Bytes of the physically previous block (0 for the first block of the zone), plus PrevFreeHint; read it through PrevBytes.</summary>
-    public uint PrevSize;
-    /// <summary>Bytes of this block, header included.</summary>
-    public uint Size;
-    /// <summary>Bytes the caller asked for; 0 while free.</summary>
-    public uint Requested;
-    public uint Flags;
+    /// <summary>Footer of the block before: its Size while it is free; its caller's bytes otherwise.</summary>
+    [FieldOffset(0)] public uint PrevSize;
+    /// <summary>Bytes of this block (a multiple of 16) | PrevFree. Written only by the owner.</summary>
+    [FieldOffset(8)] public uint SizeWord;
+    /// <summary>Requested &lt;&lt; RequestedShift | flags. Other threads change it only by compare-and-swap (remote frees).</summary>
+    [FieldOffset(12)] public uint Info;
+
+    /// <summary>Bytes of this block, from its address to the next block's.</summary>
+    public readonly uint Size
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => SizeWord & ~FlagMask;
+    }
+
+    /// <summary>Bytes the caller asked for; 0 while free or cached.</summary>
+    public readonly uint Requested
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Info >> RequestedShift;
+    }
+
+    public readonly uint Flags
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Info & FlagMask;
+    }
 
     public readonly bool IsFree
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => (Flags & FlagFree) != 0;
+        get => (Info & FlagFree) != 0;
     }
 
-    /// <summary>Handed out and not given back: neither free nor cached.</summary>
+    /// <summary>Handed out and not given back: neither free nor cached nor remote.</summary>
     public readonly bool IsAllocated
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => Flags == 0;
+        get => (Info & FlagMask) == 0;
     }
 
+    /// <summary>The Info of an allocated block serving <paramref name="request"/> bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static byte* PayloadOf(Block* block) => (byte*)block + Categories.BlockHeaderBytes;
+    public static uint AllocatedInfo(nuint request) => (uint)request << RequestedShift;
+
+    /// <summary>Quick bin of a block of this heap: Size / 16 (PrevFree falls off the shift).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static nuint BinOf(Block* block) => block->SizeWord >> 4;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Block* FromPayload(void* payload) => (Block*)((byte*)payload - Categories.BlockHeaderBytes);
+    public static byte* PayloadOf(Block* block) => (byte*)block + Categories.PayloadOffset;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Block* FromPayload(void* payload) => (Block*)((byte*)payload - Categories.PayloadOffset);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Block* NextOf(Block* block) => (Block*)((byte*)block + block->Size);
 
+    /// <summary>The block before, read from the footer: valid only when PrevIsFree.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Block* PrevOf(Block* block) => (Block*)((byte*)block - PrevBytes(block));
+    public static Block* PrevOf(Block* block) => (Block*)((byte*)block - block->PrevSize);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static uint PrevBytes(Block* block) => block->PrevSize & ~(uint)15;
+    public static bool PrevIsFree(Block* block) => (block->SizeWord & PrevFreeBit) != 0;
 
+    /// <summary><paramref name="next"/>'s block before is now free and <paramref name="prevSize"/> bytes long: footer and bit.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool PrevMayBeFree(Block* block) => (block->PrevSize & PrevFreeHint) != 0;
+    public static void SetPrevFree(Block* next, uint prevSize)
+    {
+        next->PrevSize = prevSize;
+        next->SizeWord |= PrevFreeBit;
+    }
+
+    /// <summary><paramref name="next"/>'s block before is no longer free (its footer is its caller's again).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ClearPrevFree(Block* next) => next->SizeWord &= ~PrevFreeBit;
 
     // Free-list links live in the payload of free blocks.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -37,8 +37,7 @@ internal unsafe partial struct Heap
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static byte* CommitCached(Heap* heap, Block* block, nuint bin, nuint request)
     {
-        block->Flags = 0;
-        block->Requested = (uint)request;
+        block->Info = Block.AllocatedInfo(request);
         HeapCounters.CountCachedMalloc(CountersOf(heap), bin, request);
         return Block.PayloadOf(block);
     }
@@ -50,7 +49,7 @@ internal unsafe partial struct Heap
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsAllocatedBlock(Zone* zone, Block* block) =>
-        ((nuint)block & (Categories.Granule - 1)) == 0 && Zone.IsBlockStart(zone, block) && block->Flags == 0;
+        ((nuint)block & (Categories.Granule - 1)) == 0 && Zone.IsBlockStart(zone, block) && block->IsAllocated;
 
     /// <summary>Parks <paramref name="block"/> (allocated, of bin <paramref name="bin"/>, which has room) in its quick bin, counting a free call.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -104,7 +103,7 @@ internal unsafe partial struct Heap
     {
         Block* block = Block.FromPayload(pointer);
         if (!IsAllocatedBlock(zone, block)) return false;
-        nuint bin = block->Size >> 4;
+        nuint bin = Block.BinOf(block);
         if (!QuickBins.HasRoom(BinsOf(heap), bin)) return false;
         HeapCounters.CountFree(&heap->Counters, block->Requested);
         QuickBins.Push(BinsOf(heap), block, bin);

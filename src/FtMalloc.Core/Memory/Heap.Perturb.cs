@@ -49,6 +49,6 @@ internal unsafe partial struct Heap
     private static void PerturbFreed(Zone* zone, void* pointer)
     {
         if (s_perturbByte != 0 && zone->Category != Category.Large)
-            Libc.memset(pointer, s_perturbByte, Block.FromPayload(pointer)->Size - Categories.BlockHeaderBytes);
+            Libc.memset(pointer, s_perturbByte, Block.FromPayload(pointer)->Size - Categories.BlockOverheadBytes);
     }
 }

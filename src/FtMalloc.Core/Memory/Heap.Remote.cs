@@ -78,9 +78,21 @@ internal unsafe partial struct Heap
         }
         Block* block = Block.FromPayload(pointer);
         if (!Zone.IsBlockStart(zone, block)) return PointerStatus.NotBlockStart;
-        if (Volatile.Read(ref block->Flags) != 0) return PointerStatus.DoubleFree;
-        usable = block->Size - Categories.BlockHeaderBytes;
+        if ((Volatile.Read(ref block->Info) & Block.FlagMask) != 0) return PointerStatus.DoubleFree;
+        usable = block->Size - Categories.BlockOverheadBytes;
         return PointerStatus.Valid;
+    }
+
+    /// <summary>
+    /// Marks an allocated TINY/SMALL block Remote with one compare-and-swap of its Info (the
+    /// requested size stays for its owner to count); false if it was not allocated (a
+    /// second free) or another thread marked it first.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryMarkRemote(Block* block)
+    {
+        uint info = Volatile.Read(ref block->Info);
+        return (info & Block.FlagMask) == 0 && Interlocked.CompareExchange(ref block->Info, info | Block.FlagRemote, info) == info;
     }
 
     /// <summary>Hands a block of another shared heap back to its owner.</summary>
@@ -95,7 +107,7 @@ internal unsafe partial struct Heap
         {
             Block* block = Block.FromPayload(pointer);
             if (!Zone.IsBlockStart(zone, block)) return PointerStatus.NotBlockStart;
-            if (Interlocked.CompareExchange(ref block->Flags, Block.FlagRemote, 0) != 0) return PointerStatus.DoubleFree;
+            if (!TryMarkRemote(block)) return PointerStatus.DoubleFree;
         }
         HandBack(zone->Owner, pointer, zone->Category == Category.Large);
         return PointerStatus.Valid;
@@ -111,7 +123,7 @@ internal unsafe partial struct Heap
     public static bool TryFreeRemote(Heap* owner, Block* block, Heap* caller)
     {
         if (owner->Kind != HeapKind.Shared
-            || Interlocked.CompareExchange(ref block->Flags, Block.FlagRemote, 0) != 0) return false;
+            || !TryMarkRemote(block)) return false;
         if (caller == null)
         {
             ProcessCounters.CountHeapless(Counter.CallsFree);
@@ -190,7 +202,7 @@ internal unsafe partial struct Heap
             else
             {
                 Block* block = Block.FromPayload(pointer);
-                block->Flags = 0; // allocated again, for the moment it takes to free it here
+                block->Info &= ~Block.FlagMask; // allocated again, for the moment it takes to free it here
                 HeapCounters.CountFree(&heap->Counters, block->Requested);
                 if (!QuickBins.TryPushOverfill(BinsOf(heap), block))
                 {

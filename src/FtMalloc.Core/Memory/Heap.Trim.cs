@@ -17,7 +17,7 @@ namespace FtMalloc.Core.Memory;
 internal unsafe partial struct Heap
 {
     /// <summary>Bytes at the start of a free block that must stay: its header and its free-list links.</summary>
-    private const nuint FreeBlockKeepBytes = Categories.BlockHeaderBytes + 16;
+    private const nuint FreeBlockKeepBytes = Categories.PayloadOffset + 16;
 
     private const int MincorePages = 256;
 

@@ -21,12 +21,13 @@
 //   every empty TINY/SMALL zone is the spare of its category (so at most one each)
 //   Counters[InUseBytes] == sum of Requested over allocated blocks and LARGE zones
 //
-// The first malloc of a new heap: Allocate(h, 24) finds TINY and asks TinyFree for a
-// 48-byte block (24 rounded to 16, plus the header); the lists are empty, so MapZone
-// maps a 256 KiB zone, files its whole area as one free block, and the second search
-// finds it; Split cuts 48 bytes off the front and files the rest; Commit marks the
-// block allocated and counts it; zone + 0x860 is returned (80-byte zone header +
-// 2 KiB start bitmap + 16-byte block header).
+// The first malloc of a new heap: Allocate(h, 24) finds TINY and asks for a 32-byte block
+// (24 plus the 8 bytes a block costs, rounded up to 16: Block.cs); the quick bin is empty
+// and so are the free lists, so MapZone maps a 256 KiB zone and files its whole area as
+// one free block, and the second search finds it; TakeAndCarve cuts three 32-byte blocks
+// into the bin and a fourth to return, and files the rest; Commit marks the block
+// allocated and counts it; zone + 0x890 is returned (80-byte zone header + 2 KiB start
+// bitmap + three cached blocks + the block's 16-byte header).
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
@@ -113,7 +114,7 @@ internal unsafe partial struct Heap
         {
             Zone* spare = c == Category.Tiny ? heap->TinySpare : heap->SmallSpare;
             if (spare == null || !IsEmpty(spare)) continue;
-            nuint keep = Categories.BlockHeaderBytes + 16; // the free block's header and list links
+            nuint keep = Categories.PayloadOffset + 16; // the free block's header and list links
             PageMemory.Release(spare->AreaStart + keep, Zone.AreaBytes(spare) - keep);
         }
     }
@@ -196,8 +197,8 @@ internal unsafe partial struct Heap
                 if (gap < Categories.MinBlockBytes) gap += alignment;
                 Zone* zone = Zone.OfBlock(block, category);
                 Block* aligned = SplitOff(zone, block, gap);
-                aligned->PrevSize |= Block.PrevFreeHint;
-                block->Flags = Block.FlagFree;
+                block->Info = Block.FlagFree;
+                Block.SetPrevFree(aligned, (uint)gap);
                 FreeListsOf(heap, category).Insert(block);
                 block = aligned;
             }
@@ -346,7 +347,7 @@ internal unsafe partial struct Heap
     private static nuint UsableBytes(Zone* zone, Block* block) =>
         zone->Category == Category.Large
             ? (nuint)(zone->AreaEnd - zone->AreaStart)
-            : block->Size - Categories.BlockHeaderBytes;
+            : block->Size - Categories.BlockOverheadBytes;
 
     /// <summary>
     /// A free block of at least <paramref name="bytes"/>, unlinked. When none fits, the blocks
@@ -403,14 +404,20 @@ internal unsafe partial struct Heap
         Block* block = TakeFreeBlock(heap, category, bytes);
         if (block == null) return null;
         nuint size = block->Size;
-        if (size - bytes < Categories.MinBlockBytes) return block; // too small to split: the block keeps it all
         Zone* zone = Zone.OfBlock(block, category);
-        ulong* bits = Zone.StartBits(zone);
-        byte* area = zone->AreaStart;
+        byte* areaEnd = (byte*)zone + Zone.AreaEndOffset(category);
         byte* cursor = (byte*)block;
         byte* end = cursor + size;
-        uint prevSize = block->PrevSize;
+        if (size - bytes < Categories.MinBlockBytes) // too small to split: the block keeps it all
+        {
+            if (end < areaEnd) Block.ClearPrevFree((Block*)end);
+            return block;
+        }
+        ulong* bits = Zone.StartBits(zone);
+        byte* area = (byte*)zone + Zone.AreaOffset(category);
         // end - cursor - bytes stays 0 or >= MinBlockBytes: no cut leaves a 16-byte sliver.
+        // Every block cut here follows a block that is not free (block came off the free
+        // lists, so the one before it is not free either), so their PrevFree bits are clear.
         uint most = CarveBytes / (uint)bytes;
         if (most > CarveBlocks) most = CarveBlocks;
         for (uint n = 1; n < most && heap->Bins.HasRoom((uint)bytes); n++)
@@ -420,31 +427,26 @@ internal unsafe partial struct Heap
             left -= 2 * bytes;
             if (left != 0 && left < Categories.MinBlockBytes) break;
             Block* c = (Block*)cursor;
-            c->PrevSize = prevSize;
-            c->Size = (uint)bytes;
+            c->SizeWord = (uint)bytes;
             if (c != block) SetStartBit(bits, area, c);
             heap->Bins.Push(c);
-            prevSize = (uint)bytes;
             cursor += bytes;
         }
         Block* taken = (Block*)cursor;
-        taken->PrevSize = prevSize;
-        taken->Size = (uint)bytes;
+        taken->SizeWord = (uint)bytes;
         if (taken != block) SetStartBit(bits, area, taken);
         cursor += bytes;
-        uint last = (uint)bytes;
         if (cursor < end)
         {
             Block* rest = (Block*)cursor;
-            last = (uint)(end - cursor);
-            rest->PrevSize = (uint)bytes;
-            rest->Size = last;
-            rest->Requested = 0;
-            rest->Flags = Block.FlagFree;
+            uint restBytes = (uint)(end - cursor);
+            rest->SizeWord = restBytes;
+            rest->Info = Block.FlagFree;
             SetStartBit(bits, area, rest);
             FreeListsOf(heap, category).Insert(rest);
+            if (end < areaEnd) Block.SetPrevFree((Block*)end, restBytes);
         }
-        if (end < zone->AreaEnd) ((Block*)end)->PrevSize = last | (cursor < end ? Block.PrevFreeHint : 0);
+        else if (end < areaEnd) Block.ClearPrevFree((Block*)end);
         return taken;
     }
 
@@ -458,32 +460,44 @@ internal unsafe partial struct Heap
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Commit(Heap* heap, Block* block, nuint request)
     {
-        block->Flags = 0;
-        block->Requested = (uint)request;
-        HeapCounters.CountAllocation(&heap->Counters, request, block->Size - Categories.BlockHeaderBytes);
+        block->Info = Block.AllocatedInfo(request);
+        HeapCounters.CountAllocation(&heap->Counters, request, block->Size - Categories.BlockOverheadBytes);
     }
 
-    /// <summary>Cuts <paramref name="block"/> (not on a list) down to <paramref name="bytes"/>; a remainder big enough becomes a free block.</summary>
+    /// <summary>
+    /// Cuts <paramref name="block"/>, just taken off the free lists, down to
+    /// <paramref name="bytes"/>; a remainder big enough becomes a free block. Either way the
+    /// block after ends up with its PrevFree bit right (it was set: block was free).
+    /// </summary>
     private static void Split(Heap* heap, Category category, Block* block, nuint bytes)
     {
-        if (block->Size - bytes < Categories.MinBlockBytes) return;
-        Block* rest = SplitOff(Zone.OfBlock(block, category), block, bytes);
-        rest->Flags = Block.FlagFree;
+        Zone* zone = Zone.OfBlock(block, category);
+        if (block->Size - bytes < Categories.MinBlockBytes)
+        {
+            Block* next = Block.NextOf(block);
+            if ((byte*)next < (byte*)zone + Zone.AreaEndOffset(category)) Block.ClearPrevFree(next);
+            return;
+        }
+        Block* rest = SplitOff(zone, block, bytes);
+        rest->Info = Block.FlagFree;
         FreeListsOf(heap, category).Insert(rest);
+        Block* after = Block.NextOf(rest);
+        if ((byte*)after < (byte*)zone + Zone.AreaEndOffset(category)) Block.SetPrevFree(after, rest->Size);
     }
 
-    /// <summary>Makes the bytes of <paramref name="block"/> past its first <paramref name="bytes"/> a block of their own (flags clear) and returns it.</summary>
+    /// <summary>
+    /// Makes the bytes of <paramref name="block"/> past its first <paramref name="bytes"/> a
+    /// block of their own (flags clear, PrevFree clear: block is not free) and returns it.
+    /// Writes nothing in block's payload (its caller's, when a realloc shrinks in place) and
+    /// nothing in the block after: the caller knows what the new block becomes.
+    /// </summary>
     private static Block* SplitOff(Zone* zone, Block* block, nuint bytes)
     {
         Block* rest = (Block*)((byte*)block + bytes);
-        rest->PrevSize = (uint)bytes;
-        rest->Size = block->Size - (uint)bytes;
-        rest->Requested = 0;
-        rest->Flags = 0;
-        block->Size = (uint)bytes;
+        rest->SizeWord = block->Size - (uint)bytes;
+        rest->Info = 0;
+        block->SizeWord = (uint)bytes | (block->SizeWord & Block.PrevFreeBit);
         Zone.MarkStart(zone, rest);
-        Block* after = Block.NextOf(rest);
-        if ((byte*)after < zone->AreaEnd) after->PrevSize = rest->Size | Block.PrevFreeHint; // rest is usually freed next
         return rest;
     }
 
@@ -497,17 +511,18 @@ internal unsafe partial struct Heap
     private static void Release(Heap* heap, Category category, Zone* zone, Block* block)
     {
         FreeLists* lists = category == Category.Tiny ? &heap->TinyFree : &heap->SmallFree;
-        byte* areaEnd = (byte*)zone + Categories.ZoneBytes(category);
+        byte* areaEnd = (byte*)zone + Zone.AreaEndOffset(category);
         ulong* bits = Zone.StartBits(zone);
         byte* area = (byte*)zone + Zone.AreaOffset(category);
         uint size = block->Size;
+        bool prevFree = Block.PrevIsFree(block);
         Block* next = (Block*)((byte*)block + size);
         // Both neighbours' headers are usually out of the cache: ask for both before
         // waiting for either (the prefetch of an address past the area is harmless).
         if (Sse.IsSupported)
         {
             Sse.Prefetch0(next);
-            if (Block.PrevMayBeFree(block)) Sse.Prefetch0(Block.PrevOf(block));
+            if (prevFree) Sse.Prefetch0(Block.PrevOf(block));
         }
         if ((byte*)next < areaEnd && next->IsFree)
         {
@@ -516,21 +531,17 @@ internal unsafe partial struct Heap
             size += next->Size;
             next = (Block*)((byte*)block + size);
         }
-        if (Block.PrevMayBeFree(block))
+        if (prevFree)
         {
             Block* prev = Block.PrevOf(block);
-            if (prev->IsFree)
-            {
-                lists->Remove(prev);
-                ClearStartBit(bits, area, block);
-                size += prev->Size;
-                block = prev;
-            }
+            lists->Remove(prev);
+            ClearStartBit(bits, area, block);
+            size += prev->Size;
+            block = prev;
         }
-        block->Size = size;
-        block->Requested = 0;
-        block->Flags = Block.FlagFree;
-        if ((byte*)next < areaEnd) next->PrevSize = size | Block.PrevFreeHint;
+        block->SizeWord = size; // the block before is not free: it would have merged
+        block->Info = Block.FlagFree;
+        if ((byte*)next < areaEnd) Block.SetPrevFree(next, size);
 
         if (size == (nuint)(areaEnd - area) && !KeepAsSpare(heap, category, zone))
         {
@@ -571,15 +582,15 @@ internal unsafe partial struct Heap
             if ((byte*)next >= zone->AreaEnd || !next->IsFree || block->Size + next->Size < need) return false;
             FreeListsOf(heap, zone->Category).Remove(next);
             Zone.ClearStart(zone, next);
-            block->Size += next->Size;
+            block->SizeWord += next->Size; // keeps block's PrevFree bit
             Block* after = Block.NextOf(block);
-            if ((byte*)after < zone->AreaEnd) after->PrevSize = block->Size;
+            if ((byte*)after < zone->AreaEnd) Block.ClearPrevFree(after);
         }
         if (block->Size - need >= Categories.MinBlockBytes)
             Release(heap, zone->Category, zone, SplitOff(zone, block, need));
         heap->Counters.Subtract(Counter.InUseBytes, block->Requested);
         heap->Counters.AddWithPeak(Counter.InUseBytes, Counter.PeakInUseBytes, request);
-        block->Requested = (uint)request;
+        block->Info = Block.AllocatedInfo(request);
         return true;
     }
 
@@ -594,7 +605,7 @@ internal unsafe partial struct Heap
         zone->MappedBytes = bytes;
         zone->Category = category;
         zone->AreaStart = (byte*)zone + Zone.HeaderBytes + Zone.BitmapBytes(bytes);
-        zone->AreaEnd = (byte*)zone + bytes;
+        zone->AreaEnd = (byte*)zone + Zone.AreaEndOffset(category);
         zone->BlockGranules = Zone.AreaBytes(zone) >> Categories.GranuleShift;
         if (!ZoneMap.Register(zone, bytes, zone))
         {
@@ -602,10 +613,8 @@ internal unsafe partial struct Heap
             return false;
         }
         Block* block = (Block*)zone->AreaStart;
-        block->PrevSize = 0;
-        block->Size = (uint)Zone.AreaBytes(zone);
-        block->Requested = 0;
-        block->Flags = Block.FlagFree;
+        block->SizeWord = (uint)Zone.AreaBytes(zone); // no block before it
+        block->Info = Block.FlagFree;
         Zone.MarkStart(zone, block);
         AdoptZone(heap, zone);
         FreeListsOf(heap, category).Insert(block);

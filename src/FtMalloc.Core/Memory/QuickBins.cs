@@ -11,9 +11,9 @@
 // Each bin keeps its head and its room (places left) rather than its length: the push of
 // the fast path tests one word for "not full" instead of comparing a length with a
 // capacity that depends on the bin. Bins are indexed by block size / 16, so a request of
-// n <= MaxRequestBytes bytes is served by bin (n + 31) / 16 (its block is n rounded up to 16,
-// plus the 16-byte header); bins 0 and 1 never hold a block (the smallest block is 32 bytes):
-// malloc(0) looks in bin 1, misses, and takes the slow path, which knows it needs 32 bytes.
+// n <= MaxRequestBytes bytes is served by bin max(2, (n + 23) / 16) (its block is n plus the
+// 8 bytes a block costs, rounded up to 16, and at least 32: Block.cs); bins 0 and 1 never
+// hold a block.
 //
 // Invariants
 //   every block on bin i is Cached, in a TINY or SMALL zone of this heap, and Size == 16 * i
@@ -45,8 +45,8 @@ internal unsafe struct QuickBins
     /// <summary>Largest block a bin takes: TINY blocks (32 to 544 bytes) and SMALL ones up to 1 KiB requests.</summary>
     public const uint MaxBlockBytes = 1040;
 
-    /// <summary>Largest request a bin serves: MaxBlockBytes less the block header.</summary>
-    public const nuint MaxRequestBytes = MaxBlockBytes - 16;
+    /// <summary>Largest request a bin serves: what a block of MaxBlockBytes serves.</summary>
+    public const nuint MaxRequestBytes = MaxBlockBytes - SizeClasses.Categories.BlockOverheadBytes;
 
     /// <summary>Bins by block size / 16.</summary>
     public const int Count = (int)(MaxBlockBytes >> 4) + 1;
@@ -82,7 +82,11 @@ internal unsafe struct QuickBins
 
     /// <summary>The bin of a request of <paramref name="request"/> &lt;= MaxRequestBytes bytes (see the header).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static nuint BinOfRequest(nuint request) => (request + 31) >> 4;
+    public static nuint BinOfRequest(nuint request)
+    {
+        nuint bin = (request + SizeClasses.Categories.BlockOverheadBytes + 15) >> 4;
+        return bin < 2 ? 2 : bin;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ref Block* NextCached(Block* block) => ref *(Block**)Block.PayloadOf(block);
@@ -115,7 +119,7 @@ internal unsafe struct QuickBins
     /// <summary>Caches a block taken in from the remote-free list if its bin holds fewer than OverfillFactor times its capacity; false otherwise.</summary>
     public static bool TryPushOverfill(QuickBins* bins, Block* block)
     {
-        nuint bin = block->Size >> 4;
+        nuint bin = Block.BinOf(block);
         if (bin >= Count || Room(bins)[bin] <= -(OverfillFactor - 1) * bins->Capacity(bin)) return false;
         Push(bins, block, bin);
         return true;
@@ -125,8 +129,7 @@ internal unsafe struct QuickBins
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Push(QuickBins* bins, Block* block, nuint bin)
     {
-        block->Flags = Block.FlagCached;
-        block->Requested = 0;
+        block->Info = Block.FlagCached;
         NextCached(block) = (Block*)Heads(bins)[bin];
         Heads(bins)[bin] = (ulong)block;
         Room(bins)[bin]--;
@@ -150,7 +153,7 @@ internal unsafe struct QuickBins
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Push(Block* block)
     {
-        fixed (QuickBins* bins = &this) Push(bins, block, block->Size >> 4);
+        fixed (QuickBins* bins = &this) Push(bins, block, Block.BinOf(block));
     }
 
     /// <summary>Caches an allocated block; false if its bin is full or it has none (the caller then frees it for real).</summary>
@@ -159,7 +162,7 @@ internal unsafe struct QuickBins
     {
         fixed (QuickBins* bins = &this)
         {
-            nuint bin = block->Size >> 4;
+            nuint bin = Block.BinOf(block);
             if (!HasRoom(bins, bin)) return false;
             Push(bins, block, bin);
             return true;
@@ -176,7 +179,7 @@ internal unsafe struct QuickBins
             int n = 0;
             for (Block* b = (Block*)_heads[i]; b != null; b = NextCached(b))
             {
-                if (b->Flags != Block.FlagCached || b->Size != (uint)i << 4) consistent = false;
+                if (b->Info != Block.FlagCached || b->Size != (uint)i << 4) consistent = false;
                 n++;
             }
             if (n + _room[i] != Capacity(i)) consistent = false;

@@ -2,8 +2,9 @@
 // LARGE zone holds exactly one. The zone header sits at the start of the mapping.
 //
 // Layout of a TINY or SMALL zone (ZoneBytes long, aligned to ZoneBytes):
-//   [Zone header][start bitmap: 1 bit per 16-byte granule][area: blocks ... ]
-//   AreaStart is 16-byte aligned, so every block header and payload is too.
+//   [Zone header][start bitmap: 1 bit per 16-byte granule][area: blocks ... ][tail: 16 bytes]
+//   AreaStart is 16-byte aligned, so every block header and payload is too. The last
+//   block's payload runs 8 bytes past AreaEnd (Block.cs), into the tail.
 // Layout of a LARGE zone (whole 64 KiB chunks carved from a LARGE region, Heap.Large.cs;
 // aligned to at least ZoneMap.ChunkBytes):
 //   [Zone header][padding up to the requested alignment][payload ...]
@@ -48,6 +49,9 @@ internal unsafe struct Zone
     /// </summary>
     public nuint BlockGranules;
 
+    /// <summary>Bytes after a TINY/SMALL zone's area: the last block's payload ends 8 bytes into them.</summary>
+    public const nuint TailBytes = 16;
+
     /// <summary>Bytes of the header, rounded to the granule.</summary>
     public static nuint HeaderBytes => ((nuint)sizeof(Zone) + Categories.Granule - 1) & ~(Categories.Granule - 1);
 
@@ -57,6 +61,10 @@ internal unsafe struct Zone
     /// <summary>Bytes from a TINY/SMALL zone's start to its AreaStart: the same for every zone of the category.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static nuint AreaOffset(Category category) => HeaderBytes + BitmapBytes(Categories.ZoneBytes(category));
+
+    /// <summary>Bytes from a TINY/SMALL zone's start to its AreaEnd: the same for every zone of the category.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static nuint AreaEndOffset(Category category) => Categories.ZoneBytes(category) - TailBytes;
 
     /// <summary>Bytes from the zone start that the zone map covers (see the invariants).</summary>
     public static nuint RegisteredBytes(Zone* zone) =>

@@ -29,8 +29,15 @@ internal static class Categories
     public const nuint Granule = 16;
     public const int GranuleShift = 4;
 
-    /// <summary>Bytes of the header in front of every TINY and SMALL block.</summary>
-    public const nuint BlockHeaderBytes = 16;
+    /// <summary>Bytes from a TINY or SMALL block's address to its payload (Memory/Block.cs).</summary>
+    public const nuint PayloadOffset = 16;
+
+    /// <summary>
+    /// Bytes a TINY or SMALL block costs beyond its payload: its header is 16 bytes, but the
+    /// first 8 lie in the block before (Memory/Block.cs), and its payload runs 8 bytes into
+    /// the next one, so a block of n bytes serves n - 8.
+    /// </summary>
+    public const nuint BlockOverheadBytes = 8;
 
     /// <summary>Bytes: a free block must hold its header and its two free-list links.</summary>
     public const nuint MinBlockBytes = 32;
@@ -53,15 +60,15 @@ internal static class Categories
     public static Category Of(nuint request) =>
         request <= TinyMaxRequest ? Category.Tiny : request <= SmallMaxRequest ? Category.Small : Category.Large;
 
-    /// <summary>Bytes of the block (header included) that serves <paramref name="request"/> bytes; request &lt;= SmallMaxRequest.</summary>
+    /// <summary>Bytes of the block that serves <paramref name="request"/> bytes: request + 8 rounded up to 16, at least MinBlockBytes; request &lt;= SmallMaxRequest.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static nuint BlockBytesFor(nuint request)
     {
-        nuint bytes = ((request + Granule - 1) & ~(Granule - 1)) + BlockHeaderBytes;
+        nuint bytes = (request + BlockOverheadBytes + Granule - 1) & ~(Granule - 1);
         return bytes < MinBlockBytes ? MinBlockBytes : bytes;
     }
 
-    /// <summary>Largest block (header included) a zone of this category hands out for one request.</summary>
+    /// <summary>Largest block a zone of this category hands out for one request.</summary>
     public static nuint MaxBlockBytes(Category category) =>
         BlockBytesFor(category == Category.Tiny ? TinyMaxRequest : SmallMaxRequest);
 

@@ -62,7 +62,7 @@ public unsafe class FastPathLayoutTests
         {
             Block* b = (Block*)((byte*)first + 48 * i);
             *b = default;
-            b->Size = 48;
+            b->SizeWord = 48;
             Assert.True(bins.TryPush(b));
         }
         Assert.False(bins.HasRoom(48));                  // 4 of 4

@@ -141,7 +141,7 @@ public unsafe class HeapLayoutTests
     public void A_quick_bin_miss_carves_a_batch_of_same_size_blocks_in_front_of_the_one_it_returns()
     {
         using var heap = new NativeHeap();
-        byte* first = (byte*)heap.Allocate(40); // 64-byte blocks
+        byte* first = (byte*)heap.Allocate(50); // 64-byte blocks (50 + 8 rounded up to 16)
         var blocks = heap.Walk().Single().Blocks;
         int at = blocks.ToList().FindIndex(x => x.Address == (nuint)first);
         int carved = (int)FtMalloc.Core.Memory.Heap.CarveBlocks - 1;
@@ -150,9 +150,40 @@ public unsafe class HeapLayoutTests
         Assert.True(blocks[at + 1].IsFree); // the rest: the returned block can still grow in place
         heap.Validate();
         for (int i = 1; i <= carved; i++)
-            Assert.True(heap.Allocate((nuint)(33 + i)) == first - 64 * i); // popped from the bin, nearest first
+            Assert.True(heap.Allocate((nuint)(48 + i)) == first - 64 * i); // popped from the bin, nearest first
         Assert.Equal(carved + 1, heap.Walk().Single().Blocks.Count(x => !x.IsFree && !x.IsCached));
         heap.Validate();
+    }
+
+    [Theory(DisplayName = "A block costs 8 bytes: every usable byte is the caller's, and freeing a neighbour keeps them")]
+    [InlineData(24, 32)]
+    [InlineData(8, 32)]
+    [InlineData(40, 48)]
+    [InlineData(504, 512)]
+    [InlineData(1000, 1008)]
+    public void A_block_costs_eight_bytes_and_its_last_eight_survive_the_neighbours_frees(int request, int blockBytes)
+    {
+        using var heap = new NativeHeap(quickBinLimit: 0); // frees merge at once
+        var p = new byte*[4];
+        for (int i = 0; i < p.Length; i++) p[i] = (byte*)heap.Allocate((nuint)request);
+        for (int i = 1; i < p.Length; i++) Assert.Equal((nuint)blockBytes, (nuint)(p[i] - p[i - 1])); // side by side
+        nuint usable = heap.UsableSize(p[0]);
+        Assert.Equal((nuint)(blockBytes - 8), usable);
+        for (int i = 0; i < p.Length; i++) new Span<byte>(p[i], (int)usable).Fill((byte)(0x41 + i));
+        heap.Free(p[1]); // its footer goes into its own last 8 bytes, not into p[2]'s
+        heap.Validate();
+        heap.Free(p[2]); // merges with p[1] through the footer
+        heap.Validate();
+        Assert.Contains(heap.Walk().Single().Blocks, b => b.IsFree && b.Address == (nuint)p[1] && b.BlockBytes == (nuint)(2 * blockBytes));
+        Assert.True(new Span<byte>(p[0], (int)usable).IndexOfAnyExcept((byte)0x41) < 0, "the block before lost bytes");
+        Assert.True(new Span<byte>(p[3], (int)usable).IndexOfAnyExcept((byte)0x44) < 0, "the block after lost bytes");
+        byte* again = (byte*)heap.Allocate((nuint)request); // first fit takes the merged block's front
+        Assert.True(again == p[1]);
+        new Span<byte>(again, (int)usable).Fill(0x55);
+        heap.Free(p[0]);
+        heap.Free(p[3]);
+        heap.Validate();
+        Assert.True(new Span<byte>(again, (int)usable).IndexOfAnyExcept((byte)0x55) < 0, "a free neighbour's footer overwrote a live block");
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 // Property test: random sequences of malloc, calloc, realloc, free and memalign. Every
-// block is filled with a pattern derived from its seed and checked before each free and
-// realloc; the whole heap is validated during and after every sequence, and must be
+// block is filled with a pattern derived from its seed, over all of malloc_usable_size (a
+// program may use every byte of it: the last 8 of a TINY/SMALL block are the next block's
+// footer slot), and checked before each free and realloc; the whole heap is validated during and after every sequence, and must be
 // back to zero bytes in use at the end. CsCheck draws the seeds and reports a failing one.
 using System;
 using System.Collections.Generic;
@@ -45,7 +46,7 @@ public unsafe class RandomOperationTests
                 Assert.True(p != null);
                 Assert.Equal((nuint)0, (nuint)p % 16);
                 if (zeroed) Assert.True(new Span<byte>(p, (int)size).IndexOfAnyExcept((byte)0) < 0, "calloc block not zero");
-                live.Add(Fill(p, size, (byte)random.Next(256)));
+                live.Add(Fill(heap, p, (byte)random.Next(256)));
             }
             else if (kind < 50)
             {
@@ -53,7 +54,7 @@ public unsafe class RandomOperationTests
                 nuint size = DrawSize(random);
                 byte* p = (byte*)CAllocator.Memalign(heap, alignment, size);
                 Assert.Equal((nuint)0, (nuint)p % alignment);
-                live.Add(Fill(p, size, (byte)random.Next(256)));
+                live.Add(Fill(heap, p, (byte)random.Next(256)));
             }
             else if (kind < 65)
             {
@@ -72,7 +73,7 @@ public unsafe class RandomOperationTests
                 Assert.True(p != null);
                 nuint kept = size < block.Size ? size : block.Size;
                 Check(new Live { Address = (nint)p, Size = kept, Tag = block.Tag });
-                live[i] = Fill(p, size, block.Tag);
+                live[i] = Fill(heap, p, block.Tag);
             }
             else
             {
@@ -104,8 +105,9 @@ public unsafe class RandomOperationTests
         return (nuint)random.Next(128 * 1024 + 1, 900_000);
     }
 
-    private static Live Fill(byte* p, nuint size, byte tag)
+    private static Live Fill(Heap* heap, byte* p, byte tag)
     {
+        nuint size = CAllocator.UsableSize(heap, p);
         for (nuint i = 0; i < size; i++) p[i] = (byte)(tag + i * 31);
         return new Live { Address = (nint)p, Size = size, Tag = tag };
     }
