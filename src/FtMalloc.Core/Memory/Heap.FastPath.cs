@@ -12,6 +12,7 @@
 // These are the library's hottest lines: each test is one compare, each counter one add;
 // the code is written against raw pointers so that NativeAOT emits no null checks.
 using System.Runtime.CompilerServices;
+using System.Threading;
 using FtMalloc.Core.SizeClasses;
 using FtMalloc.Core.Stats;
 
@@ -55,7 +56,9 @@ internal unsafe partial struct Heap
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void CacheFreed(Heap* heap, Block* block, nuint bin)
     {
-        HeapCounters.CountCachedFree(CountersOf(heap), bin, block->Requested);
+        // Info read again rather than kept from IsAllocatedBlock's test: keeping it costs
+        // NativeAOT a saved register (a push, a pop and a stack adjustment) on every free.
+        HeapCounters.CountCachedFree(CountersOf(heap), bin, Volatile.Read(ref block->Info) >> Block.RequestedShift);
         QuickBins.Push(BinsOf(heap), block, bin);
     }
 

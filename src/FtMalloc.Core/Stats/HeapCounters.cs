@@ -5,7 +5,7 @@
 // The malloc and free fast paths (a quick-bin pop or push) count one word per call instead
 // of five: the block's bin's entry in _binMallocs or _binFrees. The indexer folds them
 // into what they stand for, so no reader sees the difference:
-//   Mallocs, CallsMalloc  += sum of _binMallocs     BytesServed += sum of _binMallocs[i] * (16 i - 16)
+//   Mallocs, CallsMalloc  += sum of _binMallocs     BytesServed += sum of _binMallocs[i] * (16 i - 8)
 //   Frees, CallsFree      += sum of _binFrees
 //
 // Always on, and cheap: an update is an add to memory in the heap's first page (two or
@@ -35,7 +35,7 @@ internal unsafe struct HeapCounters
                     for (int i = 0; i < QuickBins.Count; i++) value += _binMallocs[i];
                     break;
                 case Counter.BytesServed:
-                    for (int i = 1; i < QuickBins.Count; i++) value += _binMallocs[i] * (ulong)(16 * i - 16);
+                    for (int i = 1; i < QuickBins.Count; i++) value += _binMallocs[i] * (ulong)(16 * i - (int)SizeClasses.Categories.BlockOverheadBytes);
                     break;
                 case Counter.Frees or Counter.CallsFree:
                     for (int i = 0; i < QuickBins.Count; i++) value += _binFrees[i];

@@ -26,14 +26,14 @@ public unsafe class FastPathLayoutTests
         HeapCounters counters = default;
         HeapCounters.Add(&counters, Counter.CallsMalloc, 5);     // the full path's own
         HeapCounters.CountAllocation(&counters, 100, 112);
-        HeapCounters.CountCachedMalloc(&counters, 3, 20);        // a 48-byte block: 32 usable
+        HeapCounters.CountCachedMalloc(&counters, 3, 20);        // a 48-byte block: 40 usable
         HeapCounters.CountCachedMalloc(&counters, 3, 30);
-        HeapCounters.CountCachedMalloc(&counters, 10, 140);      // a 160-byte block: 144 usable
+        HeapCounters.CountCachedMalloc(&counters, 10, 140);      // a 160-byte block: 152 usable
         HeapCounters.CountCachedFree(&counters, 3, 20);
 
         Assert.Equal(4UL, counters[Counter.Mallocs]);
         Assert.Equal(8UL, counters[Counter.CallsMalloc]);
-        Assert.Equal(112UL + 32 + 32 + 144, counters[Counter.BytesServed]);
+        Assert.Equal(112UL + 40 + 40 + 152, counters[Counter.BytesServed]);
         Assert.Equal(100UL + 20 + 30 + 140, counters[Counter.BytesRequested]);
         Assert.Equal(100UL + 30 + 140, counters[Counter.InUseBytes]);
         Assert.Equal(100UL + 20 + 30 + 140, counters[Counter.PeakInUseBytes]);
@@ -44,7 +44,7 @@ public unsafe class FastPathLayoutTests
         total.AddAll(ref counters);
         total.AddAll(ref counters);
         Assert.Equal(8UL, total[Counter.Mallocs]);
-        Assert.Equal(2 * (112UL + 32 + 32 + 144), total[Counter.BytesServed]);
+        Assert.Equal(2 * (112UL + 40 + 40 + 152), total[Counter.BytesServed]);
         Assert.Equal(2UL, total[Counter.Frees]);
         total.Clear();
         Assert.Equal(0UL, total[Counter.Mallocs]);

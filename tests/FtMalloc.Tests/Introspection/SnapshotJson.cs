@@ -58,7 +58,7 @@ internal sealed record Snapshot(int Pid, ulong PageSize, Dictionary<string, ulon
                 if (b.Address != at) problems.Add($"zone 0x{z.Address:X}: block 0x{b.Address:X} expected at 0x{at:X} (blocks tile the area)");
                 if (b.State is not ("allocated" or "free" or "cached")) problems.Add($"block 0x{b.Address:X}: state {b.State}");
                 if (b.State != "allocated" && b.RequestedBytes != 0) problems.Add($"block 0x{b.Address:X}: {b.State} with requested bytes");
-                if (b.State == "allocated" && b.RequestedBytes > b.BlockBytes - 16) problems.Add($"block 0x{b.Address:X}: requested > usable");
+                if (b.State == "allocated" && b.RequestedBytes > b.BlockBytes - 8) problems.Add($"block 0x{b.Address:X}: requested > usable");
                 at = b.Address + b.BlockBytes;
             }
             if (at - 16 != z.AreaEnd) problems.Add($"zone 0x{z.Address:X}: blocks end at 0x{at - 16:X}, the area at 0x{z.AreaEnd:X}");

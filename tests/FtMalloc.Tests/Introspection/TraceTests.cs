@@ -62,7 +62,7 @@ public sealed class TraceTests
         Assert.Equal(new[] { records[5].Arguments[2], "3000" }, records[6].Arguments[..2]);
         Assert.Equal(new[] { "64", "100" }, records[8].Arguments[..2]);
         Assert.Equal("0", records[8].Arguments[3]); // posix_memalign's return value
-        Assert.Equal(new[] { records[0].Arguments[1], "16" }, records[13].Arguments);
+        Assert.Equal(new[] { records[0].Arguments[1], "24" }, records[13].Arguments); // malloc(10): a 32-byte block, 8 of them its cost
         Assert.Equal(new[] { "0x0" }, records[14].Arguments);
         Assert.Equal("100", records[25].Arguments[1]);
         Assert.Equal(new[] { "4096", "4096" }, records[26].Arguments[1..]);
