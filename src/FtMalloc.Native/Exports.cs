@@ -34,14 +34,15 @@ internal static unsafe class Exports
     [RuntimeExport("malloc")]
     public static void* Malloc(nuint size)
     {
-        if (!FastPaths.Open || size > QuickBins.MaxRequestBytes) return MallocSlow(size);
+        if (!FastPaths.Open) return MallocSlow(size);
         nuint self = Pthread.Self();
         Heap* heap = ThreadHeap.Candidate(self);
         if (heap == null || heap->OwnerThread != self) return MallocSlow(size);
+        if (size > QuickBins.MaxRequestBytes) return MallocOwned(heap, size);
         QuickBins* bins = Heap.BinsOf(heap);
         nuint bin = QuickBins.BinOfRequest(size);
         Block* block = QuickBins.Head(bins, bin);
-        if (block == null) return MallocSlow(size);
+        if (block == null) return MallocOwned(heap, size);
         QuickBins.Unlink(bins, bin, block);
         return Heap.CommitCached(heap, block, bin, size);
     }
@@ -61,7 +62,7 @@ internal static unsafe class Exports
         Heap* heap = ThreadHeap.Candidate(self);
         if (zone->Owner != heap || heap->OwnerThread != self) goto other;
         nuint bin = Block.BinOf(block);
-        if (!QuickBins.HasRoom(Heap.BinsOf(heap), bin)) goto slow;
+        if (!QuickBins.HasRoom(Heap.BinsOf(heap), bin)) { FreeOwned(heap, zone, block); return; }
         Heap.CacheFreed(heap, block, bin);
         return;
     other:
@@ -74,6 +75,14 @@ internal static unsafe class Exports
     /// <summary>A valid block of another thread's heap: hand it back (Heap.Remote.cs), counted on the caller's heap (given one if it has none).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static bool FreeRemote(Heap* owner, Block* block, nuint self) => Heap.TryFreeRemote(owner, block, ThreadHeap.GetOf(self));
+
+    /// <summary>The calling thread's own heap, found by the fast path, whose bin could not serve: the full path from the heap on (no second lookup).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void* MallocOwned(Heap* heap, nuint size) => CAllocator.Malloc(heap, size);
+
+    /// <summary>A block the fast path found valid, allocated and owned by the calling thread, whose bin is full: freed for real, without checking it again.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void FreeOwned(Heap* heap, Zone* zone, Block* block) => Heap.FreeChecked(heap, zone, block);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void* MallocSlow(nuint size) => Instrumented.IsOn ? Instrumented.Malloc(ThreadHeap.Get(), size) : CAllocator.Malloc(ThreadHeap.Get(), size);

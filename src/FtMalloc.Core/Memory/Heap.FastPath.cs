@@ -5,7 +5,9 @@
 //           (zone map, start bit, flags), whose bin has room: count it, push it.
 // Anything else returns "not done" and the caller takes the full path (CAllocator then
 // Heap.Allocate / Heap.Free, not inlined), which handles every case and checks everything
-// again from the start. Free takes the caller's heap from the thread-heap table and checks
+// again from the start, except when the fast path has already found the caller's own heap
+// (a bin miss, a bigger request: CAllocator.Malloc on that heap) or checked a block of it
+// (its bin full: FreeChecked), which carry on from there. Free takes the caller's heap from the thread-heap table and checks
 // it against the owner of the block's zone (a block of another thread's heap goes back to
 // that heap through Heap.Remote.cs).
 //
@@ -60,6 +62,17 @@ internal unsafe partial struct Heap
         // NativeAOT a saved register (a push, a pop and a stack adjustment) on every free.
         HeapCounters.CountCachedFree(CountersOf(heap), bin, Volatile.Read(ref block->Info) >> Block.RequestedShift);
         QuickBins.Push(BinsOf(heap), block, bin);
+    }
+
+    /// <summary>
+    /// Frees <paramref name="block"/>, which the caller checked as IsAllocatedBlock does, of
+    /// a TINY/SMALL <paramref name="zone"/> of <paramref name="heap"/> (the caller owns it),
+    /// counting a free call: the exported free's way on when the block's bin is full.
+    /// </summary>
+    public static void FreeChecked(Heap* heap, Zone* zone, Block* block)
+    {
+        HeapCounters.Add(CountersOf(heap), Counter.CallsFree, 1);
+        FreeOwned(heap, zone, block);
     }
 
     /// <summary>

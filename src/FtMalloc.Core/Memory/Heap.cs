@@ -418,9 +418,11 @@ internal unsafe partial struct Heap
         // end - cursor - bytes stays 0 or >= MinBlockBytes: no cut leaves a 16-byte sliver.
         // Every block cut here follows a block that is not free (block came off the free
         // lists, so the one before it is not free either), so their PrevFree bits are clear.
-        uint most = CarveBytes / (uint)bytes;
-        if (most > CarveBlocks) most = CarveBlocks;
-        for (uint n = 1; n < most && heap->Bins.HasRoom((uint)bytes); n++)
+        uint most = 1; // blocks this miss carves, within CarveBytes (no division)
+        while (most < CarveBlocks && (most + 1) * bytes <= CarveBytes) most++;
+        QuickBins* bins = BinsOf(heap);
+        nuint bin = bytes >> Categories.GranuleShift;
+        for (uint n = 1; n < most && QuickBins.HasRoom(bins, bin); n++)
         {
             nuint left = (nuint)(end - cursor);
             if (left < 2 * bytes) break;
@@ -429,7 +431,7 @@ internal unsafe partial struct Heap
             Block* c = (Block*)cursor;
             c->SizeWord = (uint)bytes;
             if (c != block) SetStartBit(bits, area, c);
-            heap->Bins.Push(c);
+            QuickBins.Push(bins, c, bin);
             cursor += bytes;
         }
         Block* taken = (Block*)cursor;
