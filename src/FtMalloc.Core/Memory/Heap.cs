@@ -381,8 +381,12 @@ internal unsafe partial struct Heap
         return released;
     }
 
-    /// <summary>Most blocks one quick-bin miss carves: the one asked for and up to this many less one for the bin.</summary>
-    public const uint CarveBlocks = 4;
+    /// <summary>
+    /// Most blocks one quick-bin miss carves: the one asked for and up to this many less one
+    /// for the bin (8, was 4: million 122.5M -> 116.1M instructions, python3's peak RSS the
+    /// same; blocks over 128 bytes are held back by CarveBytes anyway).
+    /// </summary>
+    public const uint CarveBlocks = 8;
 
     /// <summary>Most bytes one quick-bin miss carves: big blocks are not carved ahead, so a malloc/free loop of 1 KiB blocks touches no more pages than it uses (the textbook's test2).</summary>
     public const uint CarveBytes = 1024;
