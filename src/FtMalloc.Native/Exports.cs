@@ -1,5 +1,5 @@
 // The C allocation ABI of libft_malloc.so: one thin forwarding line per exported symbol
-// (malloc and free add their fast paths, below).
+// (malloc, free and realloc add their fast paths, below).
 // Every C rule (errno, overflow, realloc(p, 0), alignment errors) lives one layer down in
 // CAllocator, where in-process tests reach it; this file only binds names to the calling
 // thread's heap. When a debugging hook is on (tracing, perturbing), each allocation call
@@ -21,6 +21,7 @@ using FtMalloc.Core.Introspection;
 using FtMalloc.Core.Memory;
 using FtMalloc.Core.Options;
 using FtMalloc.Core.Os;
+using FtMalloc.Core.SizeClasses;
 
 namespace FtMalloc.Native;
 
@@ -91,7 +92,30 @@ internal static unsafe class Exports
     private static void FreeSlow(void* pointer) { if (Instrumented.IsOn) Instrumented.Free(ThreadHeap.Current, pointer); else CAllocator.Free(ThreadHeap.Current, pointer); }
 
     [RuntimeExport("calloc")] public static void* Calloc(nuint count, nuint size) => Instrumented.IsOn ? Instrumented.Calloc(ThreadHeap.Get(), count, size) : CAllocator.Calloc(ThreadHeap.Get(), count, size);
-    [RuntimeExport("realloc")] public static void* Realloc(void* pointer, nuint size) => Instrumented.IsOn ? Instrumented.Realloc(ThreadHeap.Get(), pointer, size) : CAllocator.Realloc(ThreadHeap.Get(), pointer, size);
+    [RuntimeExport("realloc")]
+    public static void* Realloc(void* pointer, nuint size)
+    {
+        // The free fast path's checks, for a TINY/SMALL request (0 frees, bigger ones and
+        // NULL take the full path): a block of the caller's own heap is resized or moved
+        // without being looked up again.
+        if (!FastPaths.Open || size - 1 >= Categories.SmallMaxRequest) goto slow;
+        nuint self = Pthread.Self();
+        nuint address = (nuint)pointer;
+        Zone** leaf = ZoneMap.LeafWrapped(address);
+        if (leaf == null) goto slow;
+        Zone* zone = ZoneMap.InLeaf(leaf, address);
+        if (zone == null) goto slow;
+        Block* block = Block.FromPayload(pointer);
+        if (!Heap.IsAllocatedBlock(zone, block)) goto slow;
+        Heap* heap = ThreadHeap.Candidate(self);
+        if (zone->Owner != heap || heap->OwnerThread != self) goto slow;
+        return CAllocator.ReallocChecked(heap, zone, block, size);
+    slow:
+        return ReallocSlow(pointer, size);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void* ReallocSlow(void* pointer, nuint size) => Instrumented.IsOn ? Instrumented.Realloc(ThreadHeap.Get(), pointer, size) : CAllocator.Realloc(ThreadHeap.Get(), pointer, size);
     [RuntimeExport("reallocarray")] public static void* ReallocArray(void* pointer, nuint count, nuint size) => Instrumented.IsOn ? Instrumented.ReallocArray(ThreadHeap.Get(), pointer, count, size) : CAllocator.ReallocArray(ThreadHeap.Get(), pointer, count, size);
     [RuntimeExport("posix_memalign")] public static int PosixMemalign(void** result, nuint alignment, nuint size) => Instrumented.IsOn ? Instrumented.PosixMemalign(ThreadHeap.Get(), result, alignment, size) : CAllocator.PosixMemalign(ThreadHeap.Get(), result, alignment, size);
     [RuntimeExport("aligned_alloc")] public static void* AlignedAlloc(nuint alignment, nuint size) => Instrumented.IsOn ? Instrumented.AlignedAlloc(ThreadHeap.Get(), alignment, size) : CAllocator.AlignedAlloc(ThreadHeap.Get(), alignment, size);

@@ -90,6 +90,18 @@ internal static unsafe class CAllocator
         return result != null ? result : OutOfMemory();
     }
 
+    /// <summary>
+    /// realloc of a block the caller found valid, allocated and owned by <paramref name="heap"/>
+    /// (the exported realloc's fast path: <paramref name="zone"/>'s TINY/SMALL block), to
+    /// <paramref name="size"/> bytes, 1 to SmallMaxRequest.
+    /// </summary>
+    public static void* ReallocChecked(Heap* heap, Zone* zone, Block* block, nuint size)
+    {
+        HeapCounters.Add(&heap->Counters, Counter.CallsRealloc, 1);
+        byte* p = Heap.ReallocateChecked(heap, zone, block, size);
+        return p != null ? p : OutOfMemory();
+    }
+
     public static void* ReallocArray(Heap* heap, void* pointer, nuint count, nuint size)
     {
         Count(heap, Counter.CallsReallocArray);

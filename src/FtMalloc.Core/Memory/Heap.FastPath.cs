@@ -76,6 +76,14 @@ internal unsafe partial struct Heap
     }
 
     /// <summary>
+    /// realloc of <paramref name="block"/>, checked as for FreeChecked, to
+    /// <paramref name="request"/> bytes (&lt;= Categories.MaxRequest, not 0): in place or
+    /// moved, as Reallocate does once it has found the block; null when memory ran out.
+    /// </summary>
+    public static byte* ReallocateChecked(Heap* heap, Zone* zone, Block* block, nuint request) =>
+        ResizeOrMove(heap, zone, block, Block.PayloadOf(block), request);
+
+    /// <summary>
     /// A block of at least <paramref name="request"/> bytes (&lt;= Categories.MaxRequest): a
     /// cached one if it can (taking in remote frees first when its bin is empty), else Allocate's.
     /// </summary>

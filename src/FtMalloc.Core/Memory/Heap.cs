@@ -273,6 +273,17 @@ internal unsafe partial struct Heap
         if (status == PointerStatus.OtherHeap && IsRemoteFreeAllowed(heap, zone))
             return ReallocateForeign(heap, zone, pointer, request, out result);
         if (status != PointerStatus.Valid) return status;
+        result = ResizeOrMove(heap, zone, block, pointer, request);
+        return status;
+    }
+
+    /// <summary>
+    /// realloc of a valid allocated block of this heap (<paramref name="block"/> null for
+    /// LARGE): in place if it can, else moved; null when memory ran out (the block is then
+    /// untouched).
+    /// </summary>
+    private static byte* ResizeOrMove(Heap* heap, Zone* zone, Block* block, void* pointer, nuint request)
+    {
         bool inPlace = zone->Category == Category.Large
             ? TryResizeLargeInPlace(heap, zone, request)
             : Categories.Of(request) == zone->Category && TryResizeInPlace(heap, zone, block, request);
@@ -281,23 +292,22 @@ internal unsafe partial struct Heap
         {
             heap->Counters.Add(Counter.Reallocs, 1);
             heap->Counters.Add(Counter.ReallocsInPlace, 1);
-            result = (byte*)pointer;
-            return status;
+            return (byte*)pointer;
         }
-        if (zone->Category == Category.Large && (result = TryMoveLarge(heap, zone, request)) != null)
+        byte* moved;
+        if (zone->Category == Category.Large && (moved = TryMoveLarge(heap, zone, request)) != null)
         {
             heap->Counters.Add(Counter.Reallocs, 1);
-            return status;
+            return moved;
         }
 
-        byte* moved = Allocate(heap, request);
-        if (moved == null) return status;
+        moved = Allocate(heap, request);
+        if (moved == null) return null;
         Libc.memcpy(moved, pointer, oldUsable < request ? oldUsable : request);
         PerturbFreed(zone, pointer);
         FreeOwned(heap, zone, block);
         heap->Counters.Add(Counter.Reallocs, 1);
-        result = moved;
-        return status;
+        return moved;
     }
 
     /// <summary>realloc of another thread's block: a new block here, the data copied, the old one freed remotely.</summary>
