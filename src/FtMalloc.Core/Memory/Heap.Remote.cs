@@ -173,8 +173,12 @@ internal unsafe partial struct Heap
         if (Volatile.Read(ref owner->State) == HeapState.Abandoned) HeapRegistry.TryReclaim(owner);
     }
 
-    /// <summary>The owner takes in every block other threads freed, into its quick bins where they fit. Returns how many.</summary>
-    public static nuint DrainRemoteFrees(Heap* heap)
+    /// <summary>
+    /// The owner takes in every block other threads freed, into its quick bins where they fit
+    /// (<paramref name="intoBins"/> false: every block is merged at once, as a reclaim of an
+    /// abandoned heap wants, and the bins are left as they are). Returns how many.
+    /// </summary>
+    public static nuint DrainRemoteFrees(Heap* heap, bool intoBins = true)
     {
         nint list = Interlocked.Exchange(ref heap->Remote.Head, 0);
         nuint count = 0;
@@ -192,7 +196,7 @@ internal unsafe partial struct Heap
                 Block* block = Block.FromPayload(pointer);
                 block->Flags = 0; // allocated again, for the moment it takes to free it here
                 HeapCounters.CountFree(&heap->Counters, block->Requested);
-                if (!QuickBins.TryPushOverfill(BinsOf(heap), block))
+                if (!intoBins || !QuickBins.TryPushOverfill(BinsOf(heap), block))
                 {
                     Zone* zone = ZoneMap.Lookup(pointer);
                     Release(heap, zone->Category, zone, block);

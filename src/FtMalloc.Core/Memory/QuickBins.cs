@@ -166,6 +166,25 @@ internal unsafe struct QuickBins
         }
     }
 
+    /// <summary>
+    /// Unlinks every block of bin <paramref name="bin"/> after its first <paramref name="keep"/>
+    /// (the most recently cached) and returns them as a chain linked like the bin (null if
+    /// there were no more): the caller releases each.
+    /// </summary>
+    public static Block* DetachBeyond(QuickBins* bins, nuint bin, int keep)
+    {
+        Block** link = (Block**)&Heads(bins)[bin];
+        for (int i = 0; i < keep && *link != null; i++) link = (Block**)Block.PayloadOf(*link); // the link lives in the payload (NextCached)
+        Block* rest = *link;
+        *link = null;
+        for (Block* b = rest; b != null; b = NextCached(b)) Room(bins)[bin]++;
+        return rest;
+    }
+
+    /// <summary>The block cached after <paramref name="block"/> in its bin (or in a chain DetachBeyond returned).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Block* NextInBin(Block* block) => NextCached(block);
+
     /// <summary>Number of cached blocks (validation only: walks every bin and checks it against its room).</summary>
     public nuint CountSlow(out bool consistent)
     {
