@@ -65,15 +65,20 @@ internal static unsafe class Exports
         Heap.CacheFreed(heap, block, bin);
         return;
     other:
-        heap = zone->Owner;
-        if (heap->OwnerThread != self && FreeRemote(heap, block, self)) return;
+        // heap is still the table's candidate for this thread: FreeRemote checks it rather than look it up again.
+        if (zone->Owner->OwnerThread != self && FreeRemote(zone->Owner, block, heap, self)) return;
     slow:
         FreeSlow(pointer);
     }
 
-    /// <summary>A valid block of another thread's heap: hand it back (Heap.Remote.cs), counted on the caller's heap (given one if it has none).</summary>
+    /// <summary>
+    /// A valid block of another thread's heap: hand it back (Heap.Remote.cs), counted on the
+    /// caller's heap: <paramref name="candidate"/> (the thread-heap table's entry) when it is
+    /// the caller's, else found or given one (ThreadHeap.GetOf). TryFreeRemote is inlined here.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static bool FreeRemote(Heap* owner, Block* block, nuint self) => Heap.TryFreeRemote(owner, block, ThreadHeap.GetOf(self));
+    private static bool FreeRemote(Heap* owner, Block* block, Heap* candidate, nuint self) =>
+        Heap.TryFreeRemote(owner, block, candidate != null && candidate->OwnerThread == self ? candidate : ThreadHeap.GetOf(self));
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void* MallocSlow(nuint size) => Instrumented.IsOn ? Instrumented.Malloc(ThreadHeap.Get(), size) : CAllocator.Malloc(ThreadHeap.Get(), size);

@@ -108,6 +108,7 @@ internal unsafe partial struct Heap
     /// counters); false, with nothing done, if the owner is not a shared heap or the block
     /// was freed meanwhile (the full path then says why).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryFreeRemote(Heap* owner, Block* block, Heap* caller)
     {
         if (owner->Kind != HeapKind.Shared
@@ -194,10 +195,10 @@ internal unsafe partial struct Heap
             else
             {
                 Block* block = Block.FromPayload(pointer);
-                block->Flags = 0; // allocated again, for the moment it takes to free it here
                 HeapCounters.CountFree(&heap->Counters, block->Requested);
-                if (!intoBins || !QuickBins.TryPushOverfill(BinsOf(heap), block))
+                if (!intoBins || !QuickBins.TryPushOverfill(BinsOf(heap), block)) // the push marks it Cached
                 {
+                    block->Flags = 0; // allocated again, for the moment it takes to free it here
                     Zone* zone = ZoneMap.Lookup(pointer);
                     Release(heap, zone->Category, zone, block);
                 }
