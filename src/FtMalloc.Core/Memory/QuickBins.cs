@@ -24,7 +24,8 @@
 //   allocate them again, and merging them only to split them again is what made
 //   producer/consumer pairs slow. The push of the fast path needs _room[i] > 0.
 //   Limit is the heap's base limit until the slow path raises it while the heap is big
-//   (Heap.GrowQuickBins); ReleaseQuickBins puts it back once every bin is empty.
+//   (Heap.GrowQuickBins); ReleaseQuickBins puts it back once every bin is empty, and
+//   ShrinkQuickBinsToBase (thread exit) once every bin is cut to its capacity at that limit.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
