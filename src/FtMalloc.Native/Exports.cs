@@ -28,10 +28,11 @@ namespace FtMalloc.Native;
 internal static unsafe class Exports
 {
     // The C standard and POSIX
-    // malloc and free are the two exceptions to "one line": their fast paths (a block popped
-    // from or pushed to a quick bin of the calling thread's heap; see Heap.FastPath.cs) are
-    // written out here, as straight-line tests that each jump to the full path, because
-    // that is the shape NativeAOT compiles best. The full path starts again from nothing.
+    // malloc, free and realloc are the exceptions to "one line": their fast paths (a block
+    // popped from or pushed to a quick bin of the calling thread's heap, or resized; see
+    // Heap.FastPath.cs) are written out here, as straight-line tests that each jump to the
+    // full path, because that is the shape NativeAOT compiles best. The full path starts
+    // again from nothing, or from the caller's heap once the fast path has found it.
     [RuntimeExport("malloc")]
     public static void* Malloc(nuint size)
     {
@@ -67,15 +68,20 @@ internal static unsafe class Exports
         Heap.CacheFreed(heap, block, bin);
         return;
     other:
-        heap = zone->Owner;
-        if (heap->OwnerThread != self && FreeRemote(heap, block, self)) return;
+        // heap is still the table's candidate for this thread: FreeRemote checks it rather than look it up again.
+        if (zone->Owner->OwnerThread != self && FreeRemote(zone->Owner, block, heap, self)) return;
     slow:
         FreeSlow(pointer);
     }
 
-    /// <summary>A valid block of another thread's heap: hand it back (Heap.Remote.cs), counted on the caller's heap (given one if it has none).</summary>
+    /// <summary>
+    /// A valid block of another thread's heap: hand it back (Heap.Remote.cs), counted on the
+    /// caller's heap: <paramref name="candidate"/> (the thread-heap table's entry) when it is
+    /// the caller's, else found or given one (ThreadHeap.GetOf). TryFreeRemote is inlined here.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static bool FreeRemote(Heap* owner, Block* block, nuint self) => Heap.TryFreeRemote(owner, block, ThreadHeap.GetOf(self));
+    private static bool FreeRemote(Heap* owner, Block* block, Heap* candidate, nuint self) =>
+        Heap.TryFreeRemote(owner, block, candidate != null && candidate->OwnerThread == self ? candidate : ThreadHeap.GetOf(self));
 
     /// <summary>The calling thread's own heap, found by the fast path, whose bin could not serve: the full path from the heap on (no second lookup).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]

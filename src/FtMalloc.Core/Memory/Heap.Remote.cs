@@ -120,6 +120,7 @@ internal unsafe partial struct Heap
     /// counters); false, with nothing done, if the owner is not a shared heap or the block
     /// was freed meanwhile (the full path then says why).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryFreeRemote(Heap* owner, Block* block, Heap* caller)
     {
         if (owner->Kind != HeapKind.Shared
@@ -185,8 +186,12 @@ internal unsafe partial struct Heap
         if (Volatile.Read(ref owner->State) == HeapState.Abandoned) HeapRegistry.TryReclaim(owner);
     }
 
-    /// <summary>The owner takes in every block other threads freed, into its quick bins where they fit. Returns how many.</summary>
-    public static nuint DrainRemoteFrees(Heap* heap)
+    /// <summary>
+    /// The owner takes in every block other threads freed, into its quick bins where they fit
+    /// (<paramref name="intoBins"/> false: every block is merged at once, as a reclaim of an
+    /// abandoned heap wants, and the bins are left as they are). Returns how many.
+    /// </summary>
+    public static nuint DrainRemoteFrees(Heap* heap, bool intoBins = true)
     {
         nint list = Interlocked.Exchange(ref heap->Remote.Head, 0);
         nuint count = 0;
@@ -202,10 +207,10 @@ internal unsafe partial struct Heap
             else
             {
                 Block* block = Block.FromPayload(pointer);
-                block->Info &= ~Block.FlagMask; // allocated again, for the moment it takes to free it here
                 HeapCounters.CountFree(&heap->Counters, block->Requested);
-                if (!QuickBins.TryPushOverfill(BinsOf(heap), block))
+                if (!intoBins || !QuickBins.TryPushOverfill(BinsOf(heap), block)) // the push marks it Cached
                 {
+                    block->Info &= ~Block.FlagMask; // allocated again, for the moment it takes to free it here
                     Zone* zone = ZoneMap.Lookup(pointer);
                     Release(heap, zone->Category, zone, block);
                 }
