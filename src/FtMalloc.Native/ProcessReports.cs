@@ -99,6 +99,7 @@ internal static unsafe class ProcessReports
 
     private static void LockTotals()
     {
+        ThreadHeap.EnsureForkHooks(); // a report: the registry's lock must be held across fork
         s_totalsLock.Enter();
         HeapCounters* total = (HeapCounters*)Unsafe.AsPointer(ref s_totals);
         total->Clear();

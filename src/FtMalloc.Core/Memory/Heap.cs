@@ -85,14 +85,15 @@ internal unsafe partial struct Heap
     }
 
     /// <summary>
-    /// Maps one TINY and one SMALL zone ahead of need, as the spares of their categories:
-    /// the process heap does this when the library is loaded, so that a program's first
-    /// allocations find their zones (and the zone map) ready. False if the system said no.
+    /// Maps one TINY (unless <paramref name="from"/> is Small) and one SMALL zone ahead of
+    /// need, as the spares of their categories: the process heap maps its SMALL one when
+    /// the library is loaded, so that a program's first SMALL allocations find their zone
+    /// (and the zone map) ready. False if the system said no.
     /// </summary>
-    public static bool MapSpareZones(Heap* heap)
+    public static bool MapSpareZones(Heap* heap, Category from = Category.Tiny)
     {
         bool mapped = true;
-        for (Category c = Category.Tiny; c <= Category.Small; c++)
+        for (Category c = from; c <= Category.Small; c++)
         {
             ref Zone* spare = ref c == Category.Tiny ? ref heap->TinySpare : ref heap->SmallSpare;
             if (spare != null || ZoneListOf(heap, c) != null) continue;

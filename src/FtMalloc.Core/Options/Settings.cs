@@ -1,5 +1,5 @@
 // The table of environment settings, read once at start-up with getenv (which never
-// allocates). Every variable the library reads is a row of Describe; the README's
+// allocates), unless the environment has no variable with one of the table's prefixes. Every variable the library reads is a row of Describe; the README's
 // settings table is this table (a test compares them). A malformed value prints one
 // warning line on stderr and keeps the default:
 //
@@ -125,10 +125,20 @@ internal static unsafe class Settings
         public fixed byte Bytes[PathCapacity];
     }
 
-    private static Values s_values;
-    private static PathBuffer s_tracePath;
-    private static PathBuffer s_snapshotPath;
+    private static Values s_values;          // a Path setting's value is 1 once its buffer holds a path
     private static int s_outputFile;         // 0 until FT_MALLOC_OUTPUT (or the stderr copy) is open
+
+    /// <summary>
+    /// The path buffers, 8 KiB that a process without FT_MALLOC_TRACE/SNAPSHOT never touches:
+    /// in a class of their own so that they do not sit between the statics every process
+    /// touches at start-up (each page of those costs a minor fault), and never read unless
+    /// the setting's value says a path is there.
+    /// </summary>
+    private static class Paths
+    {
+        public static PathBuffer Trace;
+        public static PathBuffer Snapshot;
+    }
 
     public static int Get(Setting setting)
     {
@@ -155,10 +165,10 @@ internal static unsafe class Settings
     public static int PerturbByte => Get(Setting.Perturb) != 0 ? Get(Setting.Perturb) : Get(Setting.GlibcPerturb);
 
     /// <summary>FT_MALLOC_TRACE as given, NUL-terminated, or null.</summary>
-    public static byte* TracePath => s_tracePath.Bytes[0] != 0 ? (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref s_tracePath) : null;
+    public static byte* TracePath => Get(Setting.Trace) != 0 ? (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref Paths.Trace) : null;
 
     /// <summary>FT_MALLOC_SNAPSHOT as given (%p not yet expanded), NUL-terminated, or null.</summary>
-    public static byte* SnapshotPath => s_snapshotPath.Bytes[0] != 0 ? (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref s_snapshotPath) : null;
+    public static byte* SnapshotPath => Get(Setting.Snapshot) != 0 ? (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref Paths.Snapshot) : null;
 
     /// <summary>True when something is to be written at exit.</summary>
     public static bool ReportAtExit => StatsAtExit || ShowMode != ShowOff || LeaksAtExit || SnapshotPath != null;
@@ -166,9 +176,16 @@ internal static unsafe class Settings
     /// <summary>File descriptor of every report; 2 (stderr) unless FT_MALLOC_OUTPUT names a file.</summary>
     public static int OutputFd => s_outputFile > 0 ? s_outputFile : 2;
 
-    /// <summary>Reads every setting of the table from the environment.</summary>
-    public static void Load()
+    /// <summary>
+    /// Reads every setting of the table from the environment. <paramref name="environment"/>,
+    /// when the caller has it (ld.so passes it to the library's initializer), is scanned
+    /// first for a variable that could be one of ours: without one, every setting keeps its
+    /// default, the table (read-only data of its own) is not read, and Load returns false
+    /// (the caller then need not read the settings back: they are all defaults).
+    /// </summary>
+    public static bool Load(byte** environment)
     {
+        if (environment != null && !MayHoldSetting(environment)) return false;
         for (Setting s = 0; s < Setting.Count; s++)
         {
             SettingInfo info = Describe(s);
@@ -192,6 +209,29 @@ internal static unsafe class Settings
             int copy = Libc.fcntl(2, Libc.F_DUPFD_CLOEXEC, HighDescriptor);
             if (copy > 0) s_outputFile = copy;
         }
+        return true;
+    }
+
+    /// <summary>
+    /// True if some entry of <paramref name="environment"/> starts with FT_MALLOC_ or
+    /// MALLOC_PERTURB_ (the prefixes of every name in the table; a test keeps them so).
+    /// The prefixes are compared as 8-byte immediates, so the scan reads no data of the library.
+    /// </summary>
+    public static bool MayHoldSetting(byte** environment)
+    {
+        const ulong FtMallo = 0x4F4C4C414D5F5446; // "FT_MALLO", little-endian
+        const ulong MallocP = 0x505F434F4C4C414D; // "MALLOC_P"
+        for (byte** entry = environment; *entry != null; entry++)
+        {
+            byte* e = *entry;
+            if (e[0] != (byte)'F' && e[0] != (byte)'M') continue;
+            nuint n = 0;
+            while (n < 8 && e[n] != 0) n++;
+            if (n < 8) continue;
+            ulong head = *(ulong*)e; // 8 readable bytes: none of them is the terminator
+            if (head == FtMallo || head == MallocP) return true;
+        }
+        return false;
     }
 
     /// <summary>Parses a value of an Integer or Show setting; false if it is malformed or out of range.</summary>
@@ -240,9 +280,10 @@ internal static unsafe class Settings
             return;
         }
         byte* target = setting == Setting.Trace
-            ? (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref s_tracePath)
-            : (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref s_snapshotPath);
+            ? (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref Paths.Trace)
+            : (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref Paths.Snapshot);
         Libc.memcpy(target, path, length + 1);
+        Set(setting, 1);
     }
 
     /// <summary>The one warning line for a malformed value (or a path that cannot be opened).</summary>
