@@ -129,16 +129,12 @@ internal static unsafe class Settings
     private static int s_outputFile;         // 0 until FT_MALLOC_OUTPUT (or the stderr copy) is open
 
     /// <summary>
-    /// The path buffers, 8 KiB that a process without FT_MALLOC_TRACE/SNAPSHOT never touches:
-    /// in a class of their own so that they do not sit between the statics every process
-    /// touches at start-up (each page of those costs a minor fault), and never read unless
-    /// the setting's value says a path is there.
+    /// The two path buffers (PathBuffer each, FT_MALLOC_TRACE's then FT_MALLOC_SNAPSHOT's),
+    /// mapped when the first path is loaded: as statics, their 8 KiB would sit between the
+    /// statics that every process writes at start-up and spread those over more pages
+    /// (each one a minor fault). Never read unless the setting's value says a path is there.
     /// </summary>
-    private static class Paths
-    {
-        public static PathBuffer Trace;
-        public static PathBuffer Snapshot;
-    }
+    private static PathBuffer* s_paths;
 
     public static int Get(Setting setting)
     {
@@ -165,10 +161,10 @@ internal static unsafe class Settings
     public static int PerturbByte => Get(Setting.Perturb) != 0 ? Get(Setting.Perturb) : Get(Setting.GlibcPerturb);
 
     /// <summary>FT_MALLOC_TRACE as given, NUL-terminated, or null.</summary>
-    public static byte* TracePath => Get(Setting.Trace) != 0 ? (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref Paths.Trace) : null;
+    public static byte* TracePath => Get(Setting.Trace) != 0 ? (byte*)&s_paths[0] : null;
 
     /// <summary>FT_MALLOC_SNAPSHOT as given (%p not yet expanded), NUL-terminated, or null.</summary>
-    public static byte* SnapshotPath => Get(Setting.Snapshot) != 0 ? (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref Paths.Snapshot) : null;
+    public static byte* SnapshotPath => Get(Setting.Snapshot) != 0 ? (byte*)&s_paths[1] : null;
 
     /// <summary>True when something is to be written at exit.</summary>
     public static bool ReportAtExit => StatsAtExit || ShowMode != ShowOff || LeaksAtExit || SnapshotPath != null;
@@ -279,9 +275,16 @@ internal static unsafe class Settings
             if (fd > 0) s_outputFile = fd;
             return;
         }
-        byte* target = setting == Setting.Trace
-            ? (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref Paths.Trace)
-            : (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref Paths.Snapshot);
+        if (s_paths == null)
+        {
+            s_paths = (PathBuffer*)PageMemory.Map(PageMemory.RoundUpToPages(2 * (nuint)sizeof(PathBuffer)), PageMemory.PageSize);
+            if (s_paths == null)
+            {
+                Warn(setting, path);
+                return;
+            }
+        }
+        byte* target = (byte*)&s_paths[setting == Setting.Trace ? 0 : 1];
         Libc.memcpy(target, path, length + 1);
         Set(setting, 1);
     }

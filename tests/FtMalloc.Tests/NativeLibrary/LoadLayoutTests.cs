@@ -43,6 +43,36 @@ public sealed class LoadLayoutTests
         }
     }
 
+    [Fact(DisplayName = "the statics written at set-up share one page, and the loader's writes one page before it")]
+    public void StartupStaticsShareOnePage()
+    {
+        // ILC names each class's block of static fields __NONGCSTATICS<mangled class name>.
+        string[] written =
+        {
+            "FtMalloc_Core_FtMalloc_Core_Os_PageMemory", "FtMalloc_Core_FtMalloc_Core_Options_Settings",
+            "FtMalloc_Core_FtMalloc_Core_Memory_Heap", "FtMalloc_Core_FtMalloc_Core_Memory_HeapRegistry",
+            "FtMalloc_Core_FtMalloc_Core_Memory_ZoneMap", "FtMalloc_Core_FtMalloc_Core_CSemantics_FastPaths",
+            "FtMalloc_Core_FtMalloc_Core_CSemantics_Instrumented", "FtMalloc_Native_FtMalloc_Native_ThreadHeap",
+            "FtMalloc_Native_FtMalloc_Native_Pthread",
+        };
+        var symbols = ElfTools.Symbols(NativeBuild.LibraryPath).GroupBy(s => s.Name).ToDictionary(g => g.Key, g => g.First());
+        var pages = new SortedSet<ulong>();
+        var where = new List<string>();
+        foreach (string type in written)
+        {
+            Assert.True(symbols.TryGetValue("__NONGCSTATICS" + type, out ElfSymbol? block), $"no statics block for {type}");
+            ulong last = block!.Address + System.Math.Max(block.Size ?? 1, 1) - 1;
+            pages.Add(block.Address >> 12);
+            pages.Add(last >> 12);
+            where.Add($"{type} 0x{block.Address:X}-0x{last:X}");
+        }
+        Assert.True(pages.Count == 1, "the statics written at set-up span pages " + string.Join(", ", pages.Select(p => $"0x{p << 12:X}")) +
+            " (each page is a minor fault in every process; docs/ARCHITECTURE.md, \"What loading costs\"):\n  " + string.Join("\n  ", where));
+        ElfSection data = ElfTools.Sections(NativeBuild.LibraryPath).First(s => s.Name == ".data");
+        Assert.True(data.Address >> 12 == pages.First() - 1 && (data.Address + data.Size - 1) >> 12 == pages.First() - 1,
+            $".data (0x{data.Address:X}, {data.Size} bytes) is not the one page before them: relocating it then takes more pages");
+    }
+
     [Fact(DisplayName = "the code is mapped with the symbol tables (one executable segment from offset 0)")]
     public void OneSegmentFromTheHeaders()
     {
