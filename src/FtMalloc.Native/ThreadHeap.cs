@@ -174,8 +174,8 @@ internal static unsafe class ThreadHeap
     /// Registers the fork handlers, once, before a second heap exists or a report walks the
     /// heaps (the callers: Attach, the report exports) or when tracing starts. Until then a
     /// process has one heap, its own thread's, and a fork has nothing to lock or retire; a
-    /// single-threaded program so never registers them (two page faults of libc less at
-    /// start-up). Other threads wait until the handlers are in; the registering thread goes
+    /// single-threaded program so never registers them (one page fault of libc less at
+    /// start-up, measured). Other threads wait until the handlers are in; the registering thread goes
     /// on if registration calls malloc (which attaches it: Attach checks again).
     /// </summary>
     public static void EnsureForkHooks()

@@ -1,6 +1,7 @@
 // The table of environment settings, read once at start-up with getenv (which never
-// allocates), unless the environment has no variable with one of the table's prefixes. Every variable the library reads is a row of Describe; the README's
-// settings table is this table (a test compares them). A malformed value prints one
+// allocates), unless no variable of the environment starts with one of the table's
+// prefixes (MayHoldSetting). Every variable the library reads is a row of Describe; the
+// README's settings table is this table (a test compares them). A malformed value prints one
 // warning line on stderr and keeps the default:
 //
 //   ft_malloc: ignoring FT_MALLOC_STATS='yes' (expected 0, 1 or 2), keeping the default 0
