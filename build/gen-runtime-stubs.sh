@@ -8,7 +8,7 @@
 #   - a function gets a stub that writes one line naming it to stderr with write(2), then
 #     calls abort(): reaching the runtime is a bug, and it names itself;
 #   - a data symbol (RhpTrapThreads, g_cpuFeatures, __security_cookie, ...) gets zeroed
-#     storage of the size the runtime gives it.
+#     storage of the size the runtime gives it (in .data: see below).
 # A symbol needs a stub when the object leaves it undefined and libc, libm, libpthread,
 # libdl and the dynamic loader do not define it. Its kind and size come from the runtime
 # archives' own symbol tables (the archives the default NativeAOT link would have used),
@@ -121,8 +121,11 @@ $2 ~ /^[TWi]$/ {
     data++
     print ""
     # Read-only in the runtime stays read-only here: a write would fault, not corrupt.
+    # Writable data goes in .data, not .bss: it then lies next to the .data of ILC, on a page
+    # that ld.so writes anyway while relocating, where RhpTrapThreads (the GC-poll flag
+    # read after every libc call) costs no page fault of its own.
     if ($2 == "R") print "\t.section .rodata.ft_runtime_stub_data, \"a\", @progbits"
-    else print "\t.bss"
+    else print "\t.data"
     print "\t.p2align 4"
     print "\t.globl " name
     print "\t.hidden " name

@@ -54,6 +54,10 @@ internal static unsafe class Exports
     {
         if (!FastPaths.Open) goto slow;
         nuint self = Pthread.Self();
+        // Zone map, start bit, flags: Locate's checks, in the order that reads nothing a
+        // previous test did not vouch for. Realloc's fast path repeats these lines: as a
+        // shared inlined helper they cost free three instructions (a null materialised and
+        // tested again).
         nuint address = (nuint)pointer;
         Zone** leaf = ZoneMap.LeafWrapped(address);
         if (leaf == null) goto slow;
@@ -148,15 +152,16 @@ internal static unsafe class Exports
     [RuntimeExport("__posix_memalign")] public static int LibcPosixMemalign(void** result, nuint alignment, nuint size) => PosixMemalign(result, alignment, size);
 
     // Introspection (FtMalloc's own)
-    // Reports that walk every heap's zones do it inside PageMemory's foreign-reads bracket.
-    [RuntimeExport("show_alloc_mem")] public static void ShowAllocMem() { PageMemory.BeginForeignReads(); CAllocator.ShowAllocMem(null); PageMemory.EndForeignReads(); }
-    [RuntimeExport("show_alloc_mem_ex")] public static void ShowAllocMemEx() { PageMemory.BeginForeignReads(); AllocationReportEx.Print(null, 1, Settings.ShowDumpBytes); PageMemory.EndForeignReads(); }
+    // Reports that walk every heap's zones do it inside PageMemory's foreign-reads bracket,
+    // and only once the fork handlers are registered (ThreadHeap.EnsureForkHooks).
+    [RuntimeExport("show_alloc_mem")] public static void ShowAllocMem() { ThreadHeap.EnsureForkHooks(); PageMemory.BeginForeignReads(); CAllocator.ShowAllocMem(null); PageMemory.EndForeignReads(); }
+    [RuntimeExport("show_alloc_mem_ex")] public static void ShowAllocMemEx() { ThreadHeap.EnsureForkHooks(); PageMemory.BeginForeignReads(); AllocationReportEx.Print(null, 1, Settings.ShowDumpBytes); PageMemory.EndForeignReads(); }
     [RuntimeExport("ft_malloc_snapshot")] public static int FtMallocSnapshot(byte* path) => ProcessReports.WriteSnapshot(path);
 
     // Introspection (glibc's)
     [RuntimeExport("malloc_stats")] public static void MallocStats() => ProcessReports.MallocStats();
-    [RuntimeExport("mallinfo2")] public static MallInfo2* MallInfo2(MallInfo2* result) { PageMemory.BeginForeignReads(); GlibcIntrospection.MallInfo2(null, result); PageMemory.EndForeignReads(); return result; }
-    [RuntimeExport("mallinfo")] public static MallInfo* MallInfo(MallInfo* result) { PageMemory.BeginForeignReads(); GlibcIntrospection.MallInfo(null, result); PageMemory.EndForeignReads(); return result; }
+    [RuntimeExport("mallinfo2")] public static MallInfo2* MallInfo2(MallInfo2* result) { ThreadHeap.EnsureForkHooks(); PageMemory.BeginForeignReads(); GlibcIntrospection.MallInfo2(null, result); PageMemory.EndForeignReads(); return result; }
+    [RuntimeExport("mallinfo")] public static MallInfo* MallInfo(MallInfo* result) { ThreadHeap.EnsureForkHooks(); PageMemory.BeginForeignReads(); GlibcIntrospection.MallInfo(null, result); PageMemory.EndForeignReads(); return result; }
     [RuntimeExport("malloc_info")] public static int MallocInfo(int options, void* stream) => ProcessReports.MallocInfo(options, stream);
     [RuntimeExport("malloc_trim")] public static int MallocTrim(nuint pad) => ProcessReports.Trim(pad);
     [RuntimeExport("mallopt")] public static int Mallopt(int parameter, int value) => Core.CSemantics.Mallopt.Set(parameter, value);

@@ -10,9 +10,10 @@
 //
 // Set-up runs when ld.so loads the library (the link names ft_malloc_on_load as DT_INIT):
 // it reads the settings, creates the key, gives the loading (main) thread its heap with
-// a TINY and a SMALL zone mapped ahead of need, registers the fork handlers and, when a
-// report is asked for, the exit handler. Registration may itself call malloc, so it runs
-// once the main thread's heap is ready. If another library's constructor calls malloc
+// a SMALL zone mapped ahead of need and, when a report is asked for, registers the exit
+// handler. Registration may itself call malloc, so it runs once the main thread's heap is
+// ready. The fork handlers are registered when a second thread gets a heap, a report runs
+// or tracing starts (EnsureForkHooks). If another library's constructor calls malloc
 // even earlier, that first call runs the set-up.
 using System.Runtime;
 using System.Runtime.CompilerServices;
@@ -23,6 +24,7 @@ using FtMalloc.Core.Introspection;
 using FtMalloc.Core.Memory;
 using FtMalloc.Core.Options;
 using FtMalloc.Core.Os;
+using FtMalloc.Core.SizeClasses;
 using FtMalloc.Core.Stats;
 
 namespace FtMalloc.Native;
@@ -31,6 +33,8 @@ internal static unsafe class ThreadHeap
 {
     private static uint s_key;
     private static int s_state; // 0 untouched, 1 setting up, 2 ready
+    private static int s_forkHooks; // 2 once the fork handlers are registered
+    private static nuint s_forkHooksBy; // pthread_self of the thread that registers them
     private const int CacheSlots = 256;
     private static HeapCache s_cache;
 
@@ -94,12 +98,16 @@ internal static unsafe class ThreadHeap
     {
         if (Volatile.Read(ref s_state) != 2)
         {
-            SetUp();
+            SetUp(null);
             Heap* mine = (Heap*)Pthread.pthread_getspecific(s_key);
             if (mine != null) return mine;
         }
         nuint self = Pthread.pthread_self();
-        Heap* heap = HeapRegistry.Acquire(self);
+        EnsureForkHooks();
+        // Registering may have called malloc, which attached this thread already.
+        Heap* heap = CurrentSlow(self);
+        if (heap != null) return heap;
+        heap = HeapRegistry.Acquire(self);
         if (heap != null)
         {
             Pthread.pthread_setspecific(s_key, heap);
@@ -108,10 +116,12 @@ internal static unsafe class ThreadHeap
         return heap;
     }
 
+    /// <summary>DT_INIT: ld.so calls it as it calls every initializer, with argc, argv and the environment.</summary>
     [RuntimeExport("ft_malloc_on_load")]
-    private static void OnLoad() => SetUp();
+    private static void OnLoad(int argc, byte** argv, byte** environment) => SetUp(environment);
 
-    private static void SetUp()
+    /// <summary>Set-up, once; <paramref name="environment"/> is null when the first malloc runs it.</summary>
+    private static void SetUp(byte** environment)
     {
         if (Interlocked.CompareExchange(ref s_state, 1, 0) != 0)
         {
@@ -120,34 +130,77 @@ internal static unsafe class ThreadHeap
             return;
         }
         PageMemory.Initialize();
-        Settings.Load();
-        ProcessReports.OnSettingsLoaded();
+        // Without a variable of ours in the environment every setting is a default: no hook
+        // to set up, and nothing of the settings table is read (a page of it less to fault in).
+        bool configured = Settings.Load(environment);
+        if (configured) ProcessReports.OnSettingsLoaded();
         uint key;
         Pthread.pthread_key_create(&key, (delegate* unmanaged<void*, void>)(delegate*<void*, void>)&OnThreadExit);
         s_key = key;
         Heap* main = HeapRegistry.Acquire(Pthread.pthread_self());
         if (main != null)
         {
-            // Zones are mapped ahead of need (the textbook's preallocated zones): the first
-            // TINY and SMALL allocations then touch no fresh page of metadata. A refusal is
-            // not an error here: the first allocation tries again and reports ENOMEM.
-            Heap.MapSpareZones(main);
+            // A SMALL zone is mapped ahead of need (the textbook's preallocated zones): the
+            // first SMALL allocations then touch no fresh page of metadata. The TINY zone is
+            // mapped by the first TINY allocation, which takes the slow path anyway: at load
+            // its header page would be one more page fault in every program, even in one
+            // that never allocates. A refusal is not an error here: the first allocation
+            // tries again and reports ENOMEM.
+            Heap.MapSpareZones(main, Category.Small);
             Pthread.pthread_setspecific(key, main);
             s_cache.Slots[Slot(main->OwnerThread)] = (ulong)main;
         }
         Volatile.Write(ref s_state, 2);
-        fixed (byte* name = "pthread_self"u8) Pthread.Self = (delegate*<nuint>)Pthread.dlsym(null, name); // RTLD_DEFAULT
+        // The name is written on the stack, not read from a literal: ld.so's lookup would
+        // otherwise fault in a page of the library's read-only data for these 13 bytes.
+        // (A struct, not stackalloc, which would read the stack-guard cookie, on a page of its own.)
+        SymbolName name;
+        name.Head = 0x5F64616572687470; // "pthread_"
+        name.Tail = 0x00000000666C6573; // "self\0"
+        Pthread.Self = (delegate*<nuint>)Pthread.dlsym(null, (byte*)&name); // RTLD_DEFAULT
         // A managed pointer with bit 1 set would be taken for a "fat" generic pointer: a libc
         // function is at least 16-byte aligned, but say no rather than trust it.
         if (ZoneMap.EnsureRoot() && Pthread.Self != null && ((nuint)Pthread.Self & 2) == 0) FastPaths.MarkReady(); // else every call takes the full path
+        // The fork handlers flush the trace, and keep the registry and the heaps of other
+        // threads consistent in the child: with one heap, no trace and no report running,
+        // fork has nothing to protect, so they wait for a second thread (EnsureForkHooks).
+        if (configured && Trace.IsOn) EnsureForkHooks();
+        // The exit handler only reports; without a report to write it is not registered.
+        if (configured && ProcessReports.NeedsExitHandler)
+            ProcessHooks.__cxa_atexit((delegate* unmanaged<void*, void>)(delegate*<void*, void>)&AtExit, null, null);
+    }
+
+    /// <summary>
+    /// Registers the fork handlers, once, before a second heap exists or a report walks the
+    /// heaps (the callers: Attach, the report exports) or when tracing starts. Until then a
+    /// process has one heap, its own thread's, and a fork has nothing to lock or retire; a
+    /// single-threaded program so never registers them (one page fault of libc less at
+    /// start-up, measured). Other threads wait until the handlers are in; the registering thread goes
+    /// on if registration calls malloc (which attaches it: Attach checks again).
+    /// </summary>
+    public static void EnsureForkHooks()
+    {
+        if (Volatile.Read(ref s_forkHooks) == 2) return;
+        nuint self = Pthread.pthread_self();
+        if (Interlocked.CompareExchange(ref s_forkHooksBy, self, 0) != 0)
+        {
+            if (Volatile.Read(ref s_forkHooksBy) == self) return; // a malloc from inside __register_atfork
+            while (Volatile.Read(ref s_forkHooks) != 2) Libc.sched_yield();
+            return;
+        }
         ProcessHooks.__register_atfork(
             (delegate* unmanaged<void>)(delegate*<void>)&BeforeFork,
             (delegate* unmanaged<void>)(delegate*<void>)&AfterForkInParent,
             (delegate* unmanaged<void>)(delegate*<void>)&AfterForkInChild,
             null);
-        // The exit handler only reports; without a report to write it is not registered.
-        if (ProcessReports.NeedsExitHandler)
-            ProcessHooks.__cxa_atexit((delegate* unmanaged<void*, void>)(delegate*<void*, void>)&AtExit, null, null);
+        Volatile.Write(ref s_forkHooks, 2);
+    }
+
+    /// <summary>A NUL-terminated symbol name of up to 15 characters, built in registers.</summary>
+    private struct SymbolName
+    {
+        public ulong Head;
+        public ulong Tail;
     }
 
     [RuntimeExport("ft_malloc_on_thread_exit")]

@@ -24,10 +24,10 @@
 // The first malloc of a new heap: Allocate(h, 24) finds TINY and asks for a 32-byte block
 // (24 plus the 8 bytes a block costs, rounded up to 16: Block.cs); the quick bin is empty
 // and so are the free lists, so MapZone maps a 256 KiB zone and files its whole area as
-// one free block, and the second search finds it; TakeAndCarve cuts three 32-byte blocks
-// into the bin and a fourth to return, and files the rest; Commit marks the block
-// allocated and counts it; zone + 0x890 is returned (80-byte zone header + 2 KiB start
-// bitmap + three cached blocks + the block's 16-byte header).
+// one free block, and the second search finds it; TakeAndCarve cuts seven 32-byte blocks
+// into the bin and an eighth to return, and files the rest; Commit marks the block
+// allocated and counts it; zone + 0x940 is returned (80-byte zone header + 2 KiB start
+// bitmap + seven cached blocks + the block's 16-byte header).
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
@@ -86,14 +86,15 @@ internal unsafe partial struct Heap
     }
 
     /// <summary>
-    /// Maps one TINY and one SMALL zone ahead of need, as the spares of their categories:
-    /// the process heap does this when the library is loaded, so that a program's first
-    /// allocations find their zones (and the zone map) ready. False if the system said no.
+    /// Maps one TINY (unless <paramref name="from"/> is Small) and one SMALL zone ahead of
+    /// need, as the spares of their categories: the process heap maps its SMALL one when
+    /// the library is loaded, so that a program's first SMALL allocations find their zone
+    /// (and the zone map) ready. False if the system said no.
     /// </summary>
-    public static bool MapSpareZones(Heap* heap)
+    public static bool MapSpareZones(Heap* heap, Category from = Category.Tiny)
     {
         bool mapped = true;
-        for (Category c = Category.Tiny; c <= Category.Small; c++)
+        for (Category c = from; c <= Category.Small; c++)
         {
             ref Zone* spare = ref c == Category.Tiny ? ref heap->TinySpare : ref heap->SmallSpare;
             if (spare != null || ZoneListOf(heap, c) != null) continue;

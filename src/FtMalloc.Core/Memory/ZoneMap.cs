@@ -86,7 +86,10 @@ internal static unsafe class ZoneMap
         if (rootIndex >= RootEntries) return null;
         if (s_root == 0 && (!create || !EnsureRoot())) return null;
         Zone*** root = (Zone***)s_root;
-        Zone** leaf = root[rootIndex];
+        // To create, read the slot with a compare-and-swap that changes nothing: a write
+        // access, so an untouched page of the root faults in once, not twice (a plain read
+        // maps the shared zero page, and the install then faults again to copy it).
+        Zone** leaf = create ? (Zone**)Interlocked.CompareExchange(ref *(nint*)&root[rootIndex], 0, 0) : root[rootIndex];
         if (leaf == null && create)
             leaf = (Zone**)Install(ref *(nint*)&root[rootIndex], LeafEntries * (nuint)sizeof(void*));
         return leaf;

@@ -1,6 +1,7 @@
 // The table of environment settings, read once at start-up with getenv (which never
-// allocates). Every variable the library reads is a row of Describe; the README's
-// settings table is this table (a test compares them). A malformed value prints one
+// allocates), unless no variable of the environment starts with one of the table's
+// prefixes (MayHoldSetting). Every variable the library reads is a row of Describe; the
+// README's settings table is this table (a test compares them). A malformed value prints one
 // warning line on stderr and keeps the default:
 //
 //   ft_malloc: ignoring FT_MALLOC_STATS='yes' (expected 0, 1 or 2), keeping the default 0
@@ -125,10 +126,16 @@ internal static unsafe class Settings
         public fixed byte Bytes[PathCapacity];
     }
 
-    private static Values s_values;
-    private static PathBuffer s_tracePath;
-    private static PathBuffer s_snapshotPath;
+    private static Values s_values;          // a Path setting's value is 1 once its buffer holds a path
     private static int s_outputFile;         // 0 until FT_MALLOC_OUTPUT (or the stderr copy) is open
+
+    /// <summary>
+    /// The two path buffers (PathBuffer each, FT_MALLOC_TRACE's then FT_MALLOC_SNAPSHOT's),
+    /// mapped when the first path is loaded: as statics, their 8 KiB would sit between the
+    /// statics that every process writes at start-up and spread those over more pages
+    /// (each one a minor fault). Never read unless the setting's value says a path is there.
+    /// </summary>
+    private static PathBuffer* s_paths;
 
     public static int Get(Setting setting)
     {
@@ -155,10 +162,10 @@ internal static unsafe class Settings
     public static int PerturbByte => Get(Setting.Perturb) != 0 ? Get(Setting.Perturb) : Get(Setting.GlibcPerturb);
 
     /// <summary>FT_MALLOC_TRACE as given, NUL-terminated, or null.</summary>
-    public static byte* TracePath => s_tracePath.Bytes[0] != 0 ? (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref s_tracePath) : null;
+    public static byte* TracePath => Get(Setting.Trace) != 0 ? (byte*)&s_paths[0] : null;
 
     /// <summary>FT_MALLOC_SNAPSHOT as given (%p not yet expanded), NUL-terminated, or null.</summary>
-    public static byte* SnapshotPath => s_snapshotPath.Bytes[0] != 0 ? (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref s_snapshotPath) : null;
+    public static byte* SnapshotPath => Get(Setting.Snapshot) != 0 ? (byte*)&s_paths[1] : null;
 
     /// <summary>True when something is to be written at exit.</summary>
     public static bool ReportAtExit => StatsAtExit || ShowMode != ShowOff || LeaksAtExit || SnapshotPath != null;
@@ -166,9 +173,16 @@ internal static unsafe class Settings
     /// <summary>File descriptor of every report; 2 (stderr) unless FT_MALLOC_OUTPUT names a file.</summary>
     public static int OutputFd => s_outputFile > 0 ? s_outputFile : 2;
 
-    /// <summary>Reads every setting of the table from the environment.</summary>
-    public static void Load()
+    /// <summary>
+    /// Reads every setting of the table from the environment. <paramref name="environment"/>,
+    /// when the caller has it (ld.so passes it to the library's initializer), is scanned
+    /// first for a variable that could be one of ours: without one, every setting keeps its
+    /// default, the table (read-only data of its own) is not read, and Load returns false
+    /// (the caller then need not read the settings back: they are all defaults).
+    /// </summary>
+    public static bool Load(byte** environment)
     {
+        if (environment != null && !MayHoldSetting(environment)) return false;
         for (Setting s = 0; s < Setting.Count; s++)
         {
             SettingInfo info = Describe(s);
@@ -192,6 +206,29 @@ internal static unsafe class Settings
             int copy = Libc.fcntl(2, Libc.F_DUPFD_CLOEXEC, HighDescriptor);
             if (copy > 0) s_outputFile = copy;
         }
+        return true;
+    }
+
+    /// <summary>
+    /// True if some entry of <paramref name="environment"/> starts with FT_MALLOC_ or
+    /// MALLOC_PERTURB_ (the prefixes of every name in the table; a test keeps them so).
+    /// The prefixes are compared as 8-byte immediates, so the scan reads no data of the library.
+    /// </summary>
+    public static bool MayHoldSetting(byte** environment)
+    {
+        const ulong FtMallo = 0x4F4C4C414D5F5446; // "FT_MALLO", little-endian
+        const ulong MallocP = 0x505F434F4C4C414D; // "MALLOC_P"
+        for (byte** entry = environment; *entry != null; entry++)
+        {
+            byte* e = *entry;
+            if (e[0] != (byte)'F' && e[0] != (byte)'M') continue;
+            nuint n = 0;
+            while (n < 8 && e[n] != 0) n++;
+            if (n < 8) continue;
+            ulong head = *(ulong*)e; // 8 readable bytes: none of them is the terminator
+            if (head == FtMallo || head == MallocP) return true;
+        }
+        return false;
     }
 
     /// <summary>Parses a value of an Integer or Show setting; false if it is malformed or out of range.</summary>
@@ -239,10 +276,18 @@ internal static unsafe class Settings
             if (fd > 0) s_outputFile = fd;
             return;
         }
-        byte* target = setting == Setting.Trace
-            ? (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref s_tracePath)
-            : (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref s_snapshotPath);
+        if (s_paths == null)
+        {
+            s_paths = (PathBuffer*)PageMemory.Map(PageMemory.RoundUpToPages(2 * (nuint)sizeof(PathBuffer)), PageMemory.PageSize);
+            if (s_paths == null)
+            {
+                Warn(setting, path);
+                return;
+            }
+        }
+        byte* target = (byte*)&s_paths[setting == Setting.Trace ? 0 : 1];
         Libc.memcpy(target, path, length + 1);
+        Set(setting, 1);
     }
 
     /// <summary>The one warning line for a malformed value (or a path that cannot be opened).</summary>

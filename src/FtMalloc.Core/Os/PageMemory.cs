@@ -11,7 +11,7 @@ internal static unsafe class PageMemory
     public static void Initialize()
     {
         if (PageSize != 0) return;
-        nint size = Libc.sysconf(Libc._SC_PAGESIZE);
+        nint size = Libc.getpagesize();
         PageSize = size > 0 ? (nuint)size : 4096;
     }
 

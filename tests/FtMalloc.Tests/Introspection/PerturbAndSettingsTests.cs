@@ -98,6 +98,29 @@ public sealed class PerturbAndSettingsTests
         }
     }
 
+    [Fact(DisplayName = "every setting's name starts with a prefix that the start-up scan of the environment looks for")]
+    public unsafe void StartupScanFindsEverySetting()
+    {
+        for (Setting s = 0; s < Setting.Count; s++)
+        {
+            byte[] entry = Settings.Describe(s).Name.ToArray().Concat("=1\0"u8.ToArray()).ToArray();
+            fixed (byte* e = entry)
+            {
+                byte** environment = stackalloc byte*[] { e, null };
+                Assert.True(Settings.MayHoldSetting(environment), $"the scan misses {Encoding.ASCII.GetString(Settings.Describe(s).Name)}");
+            }
+        }
+        foreach (string other in new[] { "PATH=/bin", "FT_MALL=1", "MALLOC_ARENA_MAX=2", "M", "" })
+        {
+            byte[] entry = Encoding.ASCII.GetBytes(other + "\0");
+            fixed (byte* e = entry)
+            {
+                byte** environment = stackalloc byte*[] { e, null };
+                Assert.False(Settings.MayHoldSetting(environment), $"the scan takes '{other}' for a setting");
+            }
+        }
+    }
+
     [Fact(DisplayName = "the README's settings table lists every setting of the code's table, with its default")]
     public void ReadmeDocumentsTheTable()
     {

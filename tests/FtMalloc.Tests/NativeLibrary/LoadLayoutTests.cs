@@ -1,0 +1,85 @@
+// What loading the library costs a program that never allocates (the textbook's test0) rests
+// on its layout (docs/ARCHITECTURE.md, "What loading costs"): the code that runs at load and
+// on the common malloc/free paths lies in the library's first 64 KiB, which the kernel maps
+// with ld.so's first read of the symbol table; hot-methods.txt (ILC's method order) says
+// which code that is, so a renamed method must be renamed there too.
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+
+namespace FtMalloc.Tests.NativeLibrary;
+
+public sealed class LoadLayoutTests
+{
+    private const ulong FaultAroundBytes = 64 * 1024;
+
+    private static List<string> HotMethods() =>
+        File.ReadAllLines(Path.Combine(NativeBuild.RepoRoot, "src", "FtMalloc.Native", "hot-methods.txt"))
+            .Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
+
+    [Fact(DisplayName = "every name in hot-methods.txt is a function of the library, in its first 64 KiB")]
+    public void HotMethodsExistAndComeFirst()
+    {
+        var functions = ElfTools.Symbols(NativeBuild.LibraryPath).Where(s => s.IsFunction)
+            .GroupBy(s => s.Name).ToDictionary(g => g.Key, g => g.First());
+        foreach (string name in HotMethods())
+        {
+            Assert.True(functions.TryGetValue(name, out ElfSymbol? symbol),
+                $"hot-methods.txt names {name}, which the library does not define (renamed? update the list)");
+            ulong end = symbol!.Address + (symbol.Size ?? 0);
+            Assert.True(end <= FaultAroundBytes,
+                $"{name} ends at 0x{end:X}, past the first 64 KiB that load-time code shares");
+        }
+    }
+
+    [Fact(DisplayName = "ft_malloc_on_load, malloc and free lie in the first 64 KiB")]
+    public void EntryPointsComeFirst()
+    {
+        var symbols = ElfTools.Symbols(NativeBuild.LibraryPath);
+        foreach (string name in new[] { "ft_malloc_on_load", "malloc", "free" })
+        {
+            ElfSymbol symbol = symbols.First(s => s.Name == name);
+            Assert.True(symbol.Address < FaultAroundBytes, $"{name} is at 0x{symbol.Address:X}");
+        }
+    }
+
+    [Fact(DisplayName = "the statics written at set-up share one page, and the loader's writes one page before it")]
+    public void StartupStaticsShareOnePage()
+    {
+        // ILC names each class's block of static fields __NONGCSTATICS<mangled class name>.
+        string[] written =
+        {
+            "FtMalloc_Core_FtMalloc_Core_Os_PageMemory", "FtMalloc_Core_FtMalloc_Core_Options_Settings",
+            "FtMalloc_Core_FtMalloc_Core_Memory_Heap", "FtMalloc_Core_FtMalloc_Core_Memory_HeapRegistry",
+            "FtMalloc_Core_FtMalloc_Core_Memory_ZoneMap", "FtMalloc_Core_FtMalloc_Core_CSemantics_FastPaths",
+            "FtMalloc_Core_FtMalloc_Core_CSemantics_Instrumented", "FtMalloc_Native_FtMalloc_Native_ThreadHeap",
+            "FtMalloc_Native_FtMalloc_Native_Pthread",
+        };
+        var symbols = ElfTools.Symbols(NativeBuild.LibraryPath).GroupBy(s => s.Name).ToDictionary(g => g.Key, g => g.First());
+        var pages = new SortedSet<ulong>();
+        var where = new List<string>();
+        foreach (string type in written)
+        {
+            Assert.True(symbols.TryGetValue("__NONGCSTATICS" + type, out ElfSymbol? block), $"no statics block for {type}");
+            ulong last = block!.Address + System.Math.Max(block.Size ?? 1, 1) - 1;
+            pages.Add(block.Address >> 12);
+            pages.Add(last >> 12);
+            where.Add($"{type} 0x{block.Address:X}-0x{last:X}");
+        }
+        Assert.True(pages.Count == 1, "the statics written at set-up span pages " + string.Join(", ", pages.Select(p => $"0x{p << 12:X}")) +
+            " (each page is a minor fault in every process; docs/ARCHITECTURE.md, \"What loading costs\"):\n  " + string.Join("\n  ", where));
+        ElfSection data = ElfTools.Sections(NativeBuild.LibraryPath).First(s => s.Name == ".data");
+        Assert.True(data.Address >> 12 == pages.First() - 1 && (data.Address + data.Size - 1) >> 12 == pages.First() - 1,
+            $".data (0x{data.Address:X}, {data.Size} bytes) is not the one page before them: relocating it then takes more pages");
+    }
+
+    [Fact(DisplayName = "the code is mapped with the symbol tables (one executable segment from offset 0)")]
+    public void OneSegmentFromTheHeaders()
+    {
+        string headers = ElfTools.Run("readelf", "-lW", NativeBuild.LibraryPath);
+        string? first = ElfTools.Lines(headers).FirstOrDefault(l => l.TrimStart().StartsWith("LOAD"));
+        Assert.NotNull(first);
+        string[] field = first!.Split(' ', System.StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(field[1] == "0x000000" && first.Contains(" R E "), $"first LOAD segment: {first}");
+    }
+}
