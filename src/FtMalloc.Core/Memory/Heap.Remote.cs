@@ -186,12 +186,8 @@ internal unsafe partial struct Heap
         if (Volatile.Read(ref owner->State) == HeapState.Abandoned) HeapRegistry.TryReclaim(owner);
     }
 
-    /// <summary>
-    /// The owner takes in every block other threads freed, into its quick bins where they fit
-    /// (<paramref name="intoBins"/> false: every block is merged at once, as a reclaim of an
-    /// abandoned heap wants, and the bins are left as they are). Returns how many.
-    /// </summary>
-    public static nuint DrainRemoteFrees(Heap* heap, bool intoBins = true)
+    /// <summary>The owner takes in every block other threads freed, into its quick bins where they fit. Returns how many.</summary>
+    public static nuint DrainRemoteFrees(Heap* heap)
     {
         nint list = Interlocked.Exchange(ref heap->Remote.Head, 0);
         nuint count = 0;
@@ -208,7 +204,7 @@ internal unsafe partial struct Heap
             {
                 Block* block = Block.FromPayload(pointer);
                 HeapCounters.CountFree(&heap->Counters, block->Requested);
-                if (!intoBins || !QuickBins.TryPushOverfill(BinsOf(heap), block)) // the push marks it Cached
+                if (!QuickBins.TryPushOverfill(BinsOf(heap), block)) // the push marks it Cached
                 {
                     block->Info &= ~Block.FlagMask; // allocated again, for the moment it takes to free it here
                     Zone* zone = ZoneMap.Lookup(pointer);

@@ -57,34 +57,6 @@ internal unsafe partial struct Heap
         return released;
     }
 
-    /// <summary>
-    /// Shrinks the quick bins back to the heap's base limit, keeping in each bin its most
-    /// recently cached blocks up to the base capacity and releasing (merging) the rest.
-    /// A heap whose thread exits does this instead of emptying its bins (HeapRegistry.Abandon):
-    /// the thread that adopts it next allocates the same sizes (the blocks are still warm and
-    /// carved), while what stays cached is bounded as in any heap at its base limit. Returns
-    /// how many blocks were released.
-    /// </summary>
-    public static nuint ShrinkQuickBinsToBase(Heap* heap)
-    {
-        // Bins may also be overfilled at the base limit (remote frees taken in), so every bin is cut.
-        if (heap->Bins.Limit != heap->BinLimitBase) heap->Bins.SetLimit(heap->BinLimitBase);
-        nuint released = 0;
-        for (nuint bin = 0; bin < QuickBins.Count; bin++)
-        {
-            Block* b = QuickBins.DetachBeyond(BinsOf(heap), bin, heap->Bins.Capacity(bin));
-            while (b != null)
-            {
-                Block* next = QuickBins.NextInBin(b);
-                Zone* zone = ZoneMap.Lookup(b);
-                Release(heap, zone->Category, zone, b);
-                released++;
-                b = next;
-            }
-        }
-        return released;
-    }
-
     /// <summary>madvise(MADV_DONTNEED) on the resident whole pages inside [start, start + bytes); true if there were any.</summary>
     [System.Runtime.CompilerServices.SkipLocalsInit]
     private static bool ReleaseResidentPages(Heap* heap, byte* start, nuint bytes)

@@ -16,7 +16,7 @@
 // Invariants (HeapValidator checks them all)
 //   a TINY/SMALL block is on TinyFree/SmallFree  <=>  it is free
 //   a TINY block is in Bins  <=>  it is cached (QuickBins.cs)
-//   Bins.Limit >= BinLimitBase; == BinLimitBase right after ReleaseQuickBins and ShrinkQuickBinsToBase
+//   Bins.Limit >= BinLimitBase; == BinLimitBase right after ReleaseQuickBins
 //   every zone of this heap is on exactly one of TinyZones/SmallZones/LargeZones
 //   every empty TINY/SMALL zone is the spare of its category (so at most one each)
 //   Counters[InUseBytes] == sum of Requested over allocated blocks and LARGE zones

@@ -1,18 +1,15 @@
 // Every shared heap of the process, and the pool of heaps whose threads have exited.
 // A thread gets a heap from Acquire: an abandoned one if there is one (with the blocks
 // its last owner left behind, which stay valid), else a new one. When the thread exits,
-// Abandon gives back what it can (remote frees taken in, quick bins cut back to the base
-// limit (Heap.ShrinkQuickBinsToBase: the most recently cached blocks stay, warm, for the
-// next owner, who allocates the same sizes; the rest merge), free LARGE extents unmapped,
-// the pages of the empty spare zones released with madvise: the zones stay, so the next
-// thread to adopt the heap maps nothing) and puts the heap in the pool. Heaps are never
-// unmapped: 10,000 short-lived threads reuse a handful of heaps.
+// Abandon gives back what it can (remote frees taken in, quick bins released, free LARGE
+// extents unmapped, the pages of the empty spare zones released with madvise: the zones
+// stay, so the next thread to adopt the heap maps nothing) and puts the heap in the pool. Heaps are never unmapped: 10,000
+// short-lived threads reuse a handful of heaps.
 //
 // A heap in the pool still receives remote frees. The thread that pushes one sees the
 // Abandoned state and reclaims: it takes the heap (Abandoned -> Reclaiming), frees the
-// pushed blocks at once (merged, not cached: the bins keep what Abandon left them), returns
-// empty zones, and puts it back. So a program whose threads have all exited still gets its
-// memory back when other threads free, but for what a base-limit heap caches.
+// pushed blocks as the owner would, returns empty zones, and puts it back. So a program
+// whose threads have all exited still gets its memory back when other threads free.
 //
 // fork(): the registry lock is held across fork. In the child only the forking thread
 // exists; a heap that another thread owned (or was reclaiming) at that moment may be
@@ -78,7 +75,7 @@ internal static unsafe class HeapRegistry
     {
         Heap.FlushRemoteBatch(heap);
         Heap.DrainRemoteFrees(heap);
-        Heap.ShrinkQuickBinsToBase(heap);
+        Heap.ReleaseQuickBins(heap);
         Heap.ReleaseSparePages(heap);
         Heap.ReleaseLargeExtents(heap);
         s_lock.Enter();
@@ -97,7 +94,8 @@ internal static unsafe class HeapRegistry
     {
         while (Interlocked.CompareExchange(ref heap->State, HeapState.Reclaiming, HeapState.Abandoned) == HeapState.Abandoned)
         {
-            Heap.DrainRemoteFrees(heap, intoBins: false); // merged at once: the bins keep what Abandon left
+            Heap.DrainRemoteFrees(heap);
+            Heap.ReleaseQuickBins(heap); // the drained blocks went to the bins: merge them now
             Heap.ReleaseSparePages(heap);
             Heap.ReleaseLargeExtents(heap);
             Volatile.Write(ref heap->State, HeapState.Abandoned);

@@ -24,8 +24,7 @@
 //   allocate them again, and merging them only to split them again is what made
 //   producer/consumer pairs slow. The push of the fast path needs _room[i] > 0.
 //   Limit is the heap's base limit until the slow path raises it while the heap is big
-//   (Heap.GrowQuickBins); ReleaseQuickBins puts it back once every bin is empty, and
-//   ShrinkQuickBinsToBase (thread exit) once every bin is cut to its capacity at that limit.
+//   (Heap.GrowQuickBins); ReleaseQuickBins puts it back once every bin is empty.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -169,25 +168,6 @@ internal unsafe struct QuickBins
             return true;
         }
     }
-
-    /// <summary>
-    /// Unlinks every block of bin <paramref name="bin"/> after its first <paramref name="keep"/>
-    /// (the most recently cached) and returns them as a chain linked like the bin (null if
-    /// there were no more): the caller releases each.
-    /// </summary>
-    public static Block* DetachBeyond(QuickBins* bins, nuint bin, int keep)
-    {
-        Block** link = (Block**)&Heads(bins)[bin];
-        for (int i = 0; i < keep && *link != null; i++) link = (Block**)Block.PayloadOf(*link); // the link lives in the payload (NextCached)
-        Block* rest = *link;
-        *link = null;
-        for (Block* b = rest; b != null; b = NextCached(b)) Room(bins)[bin]++;
-        return rest;
-    }
-
-    /// <summary>The block cached after <paramref name="block"/> in its bin (or in a chain DetachBeyond returned).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Block* NextInBin(Block* block) => NextCached(block);
 
     /// <summary>Number of cached blocks (validation only: walks every bin and checks it against its room).</summary>
     public nuint CountSlow(out bool consistent)
