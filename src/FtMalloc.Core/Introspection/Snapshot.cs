@@ -3,8 +3,8 @@
 // when FT_MALLOC_SNAPSHOT names a path, whenever a program calls ft_malloc_snapshot(path),
 // and by the managed API's NativeHeap.WriteSnapshot (the tests compare it with Walk()).
 // Addresses are strings of hex ("0x7F3A5C2A0250"), sizes are numbers of bytes. A block's
-// address is its payload's (what malloc returned); block_bytes includes the 16-byte header
-// (LARGE: the usable bytes of the mapping); state is allocated, free (on a free list) or
+// address is its payload's (what malloc returned); block_bytes is the block's size, its
+// 8 bytes of overhead included (Memory/Block.cs; LARGE: the usable bytes of the mapping); state is allocated, free (on a free list) or
 // cached (parked in a quick bin, or freed by another thread and waiting for its owner).
 // Zone fields after "blocks" are ZoneUsage's, computed in the same pass.
 //

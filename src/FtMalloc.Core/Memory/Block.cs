@@ -1,7 +1,8 @@
 // A block is a run of granules inside a TINY or SMALL zone. It costs 8 bytes of its own
-// (glibc's layout): its 16-byte header starts 8 bytes into the block before it, whose
-// last 8 bytes are useless to that block's caller while that block is free and hold its
-// size (the footer) then, so a block reaches its free predecessor without a size of its own.
+// (glibc's layout): the first 8 bytes of its 16-byte header are also the last 8 bytes of
+// the block before's payload, which that block's caller uses while it is allocated; while
+// it is free they hold its size (the footer), so a block reaches its free predecessor
+// without a size field of its own, and its own payload runs 8 bytes into the next block.
 //
 //     block                         block + 16 (payload)               next block
 //     | footer | Size|PrevFree | Info |  payload ...  ...  ...  ... | footer | ...

@@ -42,7 +42,7 @@ internal unsafe struct QuickBins
     private const int RoomOffset = 8;
     private const int HeadsOffset = RoomOffset + 4 * Count; // 8-byte aligned: Count is even
 
-    /// <summary>Largest block a bin takes: TINY blocks (32 to 544 bytes) and SMALL ones up to 1 KiB requests.</summary>
+    /// <summary>Largest block a bin takes: TINY blocks (32 to 528 bytes) and SMALL ones up to 1,032-byte requests.</summary>
     public const uint MaxBlockBytes = 1040;
 
     /// <summary>Largest request a bin serves: what a block of MaxBlockBytes serves.</summary>
