@@ -5,11 +5,12 @@
 //           (zone map, start bit, flags), whose bin has room: count it, push it.
 // Anything else returns "not done" and the caller takes the full path (CAllocator then
 // Heap.Allocate / Heap.Free, not inlined), which handles every case and checks everything
-// again from the start, except when the fast path has already found the caller's own heap
-// (a bin miss, a bigger request: CAllocator.Malloc on that heap) or checked a block of it
-// (its bin full: FreeChecked), which carry on from there. Free takes the caller's heap from the thread-heap table and checks
-// it against the owner of the block's zone (a block of another thread's heap goes back to
-// that heap through Heap.Remote.cs).
+// again from the start, except where the fast path has already found the caller's own
+// heap (a bin miss or a bigger request: CAllocator.Malloc on that heap) or checked a block
+// of it (its bin full: FreeChecked; a realloc: ReallocateChecked), which carry on from
+// there. Free takes the caller's heap from the thread-heap table and checks it against
+// the owner of the block's zone (a block of another thread's heap goes back to that heap
+// through Heap.Remote.cs).
 //
 // These are the library's hottest lines: each test is one compare, each counter one add;
 // the code is written against raw pointers so that NativeAOT emits no null checks.
