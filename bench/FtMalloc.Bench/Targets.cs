@@ -52,12 +52,9 @@ internal static class Targets
             Make(r, $"Memory: peak RSS ÷ glibc's on each workload ({CountedSet}); geomean for information", "peak RSS ÷ glibc, per workload", $"≤ {MemoryGoal:0.00}× on each", a => MemoryWorst(r, a)),
             Make(r, "Page faults: test0 − glibc's test0 (minor faults)", "faults test0 − glibc's", $"≤ +{Test0OverGlibcMax}", a =>
             {
-                var t0 = r.FindWorkload("test0");
-                if (t0 == null)
-                    return TargetValue.NotAvailable;
-                double d = r.Median(t0, a, Metric.Faults) - r.Median(t0, glibc, Metric.Faults);
+                double d = OverGlibc(r, a, "test0", Metric.Faults);
                 return double.IsNaN(d) ? TargetValue.NotAvailable
-                    : new TargetValue($"{(d >= 0 ? "+" : "−")}{Fmt.Num(Math.Abs(d), "0")} ({Fmt.Count(r.Median(t0, a, Metric.Faults))})",
+                    : new TargetValue($"{Signed(d, "0")} ({Fmt.Count(r.Median(r.FindWorkload("test0")!, a, Metric.Faults))})",
                         d <= Test0OverGlibcMax ? Verdict.Pass : Verdict.Fail);
             }),
             Make(r, "Page faults: test1 − test0 (minor faults)", "faults test1 − test0", $"{Test1FaultsMin} … {Test1FaultsMax}", a =>
@@ -74,12 +71,9 @@ internal static class Targets
             }),
             Make(r, "Start-up: `ls` wall time added over glibc", "start-up (ls) over glibc", $"≤ +{StartupGoalMs:0.00} ms", a =>
             {
-                var w = r.FindWorkload("startup");
-                if (w == null)
-                    return TargetValue.NotAvailable;
-                double d = r.Median(w, a, Metric.Wall) - r.Median(w, glibc, Metric.Wall);
+                double d = OverGlibc(r, a, "startup", Metric.Wall);
                 return double.IsNaN(d) ? TargetValue.NotAvailable
-                    : new TargetValue($"{(d >= 0 ? "+" : "−")}{Fmt.Num(Math.Abs(d), "0.000")} ms", d <= StartupGoalMs ? Verdict.Pass : Verdict.Fail);
+                    : new TargetValue($"{Signed(d, "0.000")} ms", d <= StartupGoalMs ? Verdict.Pass : Verdict.Fail);
             }),
             Make(r, "Fast path: ns per malloc/free pair (32 B, one thread)", "fast path ns/pair (32 B)", "≤ mimalloc", a =>
             {
@@ -116,6 +110,16 @@ internal static class Targets
 
     private static Target Make(Results r, string name, string shortName, string goal, Func<Allocator, TargetValue> eval) =>
         new(name, shortName, goal, r.Measured.ToDictionary(a => a, eval));
+
+    /// <summary>The median of <paramref name="metric"/> on <paramref name="workload"/> under <paramref name="a"/> less glibc's (NaN if it did not run).</summary>
+    private static double OverGlibc(Results r, Allocator a, string workload, Metric metric)
+    {
+        var w = r.FindWorkload(workload);
+        return w == null ? double.NaN : r.Median(w, a, metric) - r.Median(w, r.Glibc, metric);
+    }
+
+    /// <summary>"+1.23" or "−1.23" (a true minus sign), in <paramref name="format"/>.</summary>
+    private static string Signed(double d, string format) => $"{(d >= 0 ? "+" : "−")}{Fmt.Num(Math.Abs(d), format)}";
 
     private static double FaultDelta(Results r, Allocator a, string test)
     {
