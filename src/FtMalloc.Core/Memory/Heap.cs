@@ -14,7 +14,7 @@
 //   remote    a free of a block by a thread that does not own its heap
 //
 // Invariants (HeapValidator checks them all)
-//   a TINY/SMALL block is on TinyFree/SmallFree  <=>  it is free
+//   a TINY block is on its zone's class lists (ClassLists), a SMALL one on SmallFree  <=>  it is free
 //   a TINY block is in Bins  <=>  it is cached (QuickBins.cs)
 //   Bins.Limit >= BinLimitBase; == BinLimitBase right after ReleaseQuickBins
 //   every zone of this heap is on exactly one of TinyZones/SmallZones/LargeZones
@@ -60,7 +60,7 @@ internal unsafe partial struct Heap
     /// <summary>Bins.Limit the heap was created with; the slow path raises Bins.Limit above it (GrowQuickBins) and ReleaseQuickBins puts it back.</summary>
     public uint BinLimitBase;
     public FreeLists SmallFree;
-    public FreeLists TinyFree;
+    // TINY's free lists, one set per size class, follow the struct (ClassLists, Heap.TinyClasses.cs).
     /// <summary>HeapRegistry's links (all heaps; abandoned heaps), under the registry lock.</summary>
     public Heap* NextInRegistry;
     public Heap* NextAbandoned;
@@ -77,7 +77,7 @@ internal unsafe partial struct Heap
     public static Heap* Create(HeapKind kind, uint quickBinLimit = QuickBins.DefaultLimit)
     {
         PageMemory.Initialize();
-        Heap* heap = (Heap*)PageMemory.Map(PageMemory.RoundUpToPages((nuint)sizeof(Heap)), PageMemory.PageSize);
+        Heap* heap = (Heap*)PageMemory.Map(MappedBytes, PageMemory.PageSize);
         if (heap == null) return null;
         heap->Kind = kind;
         heap->Bins.SetLimit(quickBinLimit);
@@ -98,7 +98,7 @@ internal unsafe partial struct Heap
         {
             ref Zone* spare = ref c == Category.Tiny ? ref heap->TinySpare : ref heap->SmallSpare;
             if (spare != null || ZoneListOf(heap, c) != null) continue;
-            if (MapZone(heap, c)) spare = ZoneListOf(heap, c);
+            if (MapZone(heap, c, FirstTinyClass)) spare = ZoneListOf(heap, c);
             else mapped = false;
         }
         return mapped;
@@ -130,7 +130,7 @@ internal unsafe partial struct Heap
             ref Zone* list = ref ZoneListOf(heap, c);
             while (list != null) ReturnZone(heap, list);
         }
-        PageMemory.Unmap(heap, PageMemory.RoundUpToPages((nuint)sizeof(Heap)));
+        PageMemory.Unmap(heap, MappedBytes);
     }
 
     // ---- allocation -----------------------------------------------------------------
@@ -200,7 +200,7 @@ internal unsafe partial struct Heap
                 Block* aligned = SplitOff(zone, block, gap);
                 block->Info = Block.FlagFree;
                 Block.SetPrevFree(aligned, (uint)gap);
-                FreeListsOf(heap, category).Insert(block);
+                ListsOf(heap, zone)->Insert(block);
                 block = aligned;
             }
             Split(heap, category, block, blockBytes);
@@ -367,11 +367,12 @@ internal unsafe partial struct Heap
     /// </summary>
     private static Block* TakeFreeBlock(Heap* heap, Category category, nuint bytes)
     {
-        ref FreeLists lists = ref FreeListsOf(heap, category);
-        Block* block = lists.TakeFit(bytes);
-        if (block == null && heap->Remote.IsPending && DrainRemoteFrees(heap) != 0) block = lists.TakeFit(bytes);
-        if (block == null && ReleaseQuickBins(heap) != 0) block = lists.TakeFit(bytes);
-        if (block == null && MapZone(heap, category)) block = lists.TakeFit(bytes);
+        if (category == Category.Tiny) return TakeTinyBlock(heap, bytes);
+        FreeLists* lists = &heap->SmallFree;
+        Block* block = lists->TakeFit(bytes);
+        if (block == null && heap->Remote.IsPending && DrainRemoteFrees(heap) != 0) block = lists->TakeFit(bytes);
+        if (block == null && ReleaseQuickBins(heap) != 0) block = lists->TakeFit(bytes);
+        if (block == null && MapZone(heap, category, 0)) block = lists->TakeFit(bytes);
         return block;
     }
 
@@ -460,7 +461,7 @@ internal unsafe partial struct Heap
             rest->SizeWord = restBytes;
             rest->Info = Block.FlagFree;
             SetStartBit(bits, area, rest);
-            FreeListsOf(heap, category).Insert(rest);
+            ListsOf(heap, zone)->Insert(rest);
             if (end < areaEnd) Block.SetPrevFree((Block*)end, restBytes);
         }
         else if (end < areaEnd) Block.ClearPrevFree((Block*)end);
@@ -497,7 +498,7 @@ internal unsafe partial struct Heap
         }
         Block* rest = SplitOff(zone, block, bytes);
         rest->Info = Block.FlagFree;
-        FreeListsOf(heap, category).Insert(rest);
+        ListsOf(heap, zone)->Insert(rest);
         Block* after = Block.NextOf(rest);
         if ((byte*)after < (byte*)zone + Zone.AreaEndOffset(category)) Block.SetPrevFree(after, rest->Size);
     }
@@ -527,7 +528,7 @@ internal unsafe partial struct Heap
     /// </summary>
     private static void Release(Heap* heap, Category category, Zone* zone, Block* block)
     {
-        FreeLists* lists = category == Category.Tiny ? &heap->TinyFree : &heap->SmallFree;
+        FreeLists* lists = category == Category.Tiny ? ClassLists(heap, zone->TinyClass) : &heap->SmallFree;
         byte* areaEnd = (byte*)zone + Zone.AreaEndOffset(category);
         ulong* bits = Zone.StartBits(zone);
         byte* area = (byte*)zone + Zone.AreaOffset(category);
@@ -597,7 +598,7 @@ internal unsafe partial struct Heap
         {
             Block* next = Block.NextOf(block);
             if ((byte*)next >= zone->AreaEnd || !next->IsFree || block->Size + next->Size < need) return false;
-            FreeListsOf(heap, zone->Category).Remove(next);
+            ListsOf(heap, zone)->Remove(next);
             Zone.ClearStart(zone, next);
             block->SizeWord += next->Size; // keeps block's PrevFree bit
             Block* after = Block.NextOf(block);
@@ -613,7 +614,8 @@ internal unsafe partial struct Heap
 
     // ---- zones ----------------------------------------------------------------------
 
-    private static bool MapZone(Heap* heap, Category category)
+    /// <summary>Maps a zone of <paramref name="category"/> (TINY: serving <paramref name="tinyClass"/>) whose area is one free block.</summary>
+    private static bool MapZone(Heap* heap, Category category, int tinyClass)
     {
         nuint bytes = Categories.ZoneBytes(category);
         Zone* zone = (Zone*)PageMemory.Map(bytes, bytes);
@@ -621,6 +623,7 @@ internal unsafe partial struct Heap
         zone->Owner = heap;
         zone->MappedBytes = bytes;
         zone->Category = category;
+        zone->TinyClass = category == Category.Tiny ? tinyClass : 0;
         zone->AreaStart = (byte*)zone + Zone.HeaderBytes + Zone.BitmapBytes(bytes);
         zone->AreaEnd = (byte*)zone + Zone.AreaEndOffset(category);
         zone->BlockGranules = Zone.AreaBytes(zone) >> Categories.GranuleShift;
@@ -634,7 +637,7 @@ internal unsafe partial struct Heap
         block->Info = Block.FlagFree;
         Zone.MarkStart(zone, block);
         AdoptZone(heap, zone);
-        FreeListsOf(heap, category).Insert(block);
+        ListsOf(heap, zone)->Insert(block);
         return true;
     }
 
@@ -690,10 +693,6 @@ internal unsafe partial struct Heap
         heap->Counters.Subtract(Counter.MappedBytes, bytes);
         PageMemory.Unmap(zone, bytes);
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ref FreeLists FreeListsOf(Heap* heap, Category category) =>
-        ref category == Category.Tiny ? ref heap->TinyFree : ref heap->SmallFree;
 
     public static ref Zone* ZoneListOf(Heap* heap, Category category)
     {
