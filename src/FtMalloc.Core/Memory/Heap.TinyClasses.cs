@@ -28,6 +28,7 @@
 //   a zone's TinyClass changes only while the zone is empty
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using FtMalloc.Core.Os;
 using FtMalloc.Core.SizeClasses;
 using FtMalloc.Core.Stats;
@@ -63,7 +64,8 @@ internal unsafe partial struct Heap
         zone->Category == Category.Tiny ? ClassLists(heap, zone->TinyClass) : &heap->SmallFree;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int TinyClassOf(nuint blockBytes) => ClassOfGranules[(int)(blockBytes >> Categories.GranuleShift)];
+    private static int TinyClassOf(nuint blockBytes) => // no bounds check: blockBytes <= 528 (a check would reach the runtime)
+        Unsafe.Add(ref MemoryMarshal.GetReference(ClassOfGranules), (nint)(blockBytes >> Categories.GranuleShift));
 
     /// <summary>Class of a block of 16 i bytes: 32, 48, 64, 80-96, 112-128, 144-192, 208-256, 272-384, 400-528 (two classes per doubling).</summary>
     private static ReadOnlySpan<byte> ClassOfGranules => [
