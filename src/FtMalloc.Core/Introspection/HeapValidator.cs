@@ -66,7 +66,7 @@ internal static unsafe class HeapValidator
             if (!blocks.Ok) return blocks;
             if (zone->Category == Category.Tiny)
             {
-                if (zone->TinyClass < Heap.FirstTinyClass || zone->TinyClass >= Heap.TinyClassCount) return new HeapCheck(HeapDefect.TinyClassWrong, (nuint)zone);
+                if (zone->TinyClass < 0 || zone->TinyClass >= Heap.TinyClassCount || (zone->TinyClass != Heap.MixedTinyClass && heap->TinyClassesOn == 0)) return new HeapCheck(HeapDefect.TinyClassWrong, (nuint)zone);
                 freeTiny[zone->TinyClass] += freeBlocks; // blocks of a class's zones are on that class's lists
             }
             else freeSmall += freeBlocks;

@@ -1,31 +1,36 @@
-// TINY zones are segregated by size class. Every TINY zone serves blocks of one 16-byte
-// class (Zone.TinyClass: the block size / 16, the quick bins' index), and each class has
-// free lists of its own (TLSF, FreeLists.cs), stored after the heap's struct. Blocks keep
-// their headers, their start bits and their merging: inside a zone nothing changes; only
-// which zone a block comes from does.
+// TINY zones are segregated by size class once a heap outgrows its first TINY zone.
+//
+// A heap starts with one mixed TINY zone (class 0) that serves every TINY size, first fit
+// through TLSF, as the textbook has it. When it has no room left for a request, the heap
+// turns its size classes on for good: from then on every new TINY zone serves one class (a
+// range of block sizes, two per doubling: 32, 48, 64, 80-96, 112-128, 144-192, 208-256,
+// 272-384, 400-528; Zone.TinyClass), and each class has free lists of its own (TLSF,
+// FreeLists.cs), stored after the heap's struct. Blocks keep their headers, start bits and
+// merging: inside a zone nothing changes, only which zone a block comes from.
 //
 // Why: blocks of one size allocated one after another then sit side by side, away from
-// the other sizes, as in the size-class pages of mimalloc, jemalloc and tcmalloc. A
-// program that walks its objects (python3's garbage collector walks every container, in
-// allocation order) touches fewer cache lines and pages. Measured on bench/'s python
-// workload: 1.20 s -> 1.02 s of wall time, peak RSS unchanged (one shared set of TINY
-// lists before).
+// other sizes, as in the size-class pages of mimalloc, jemalloc and tcmalloc, and a
+// program that walks its objects (python3's garbage collector walks every container in
+// allocation order) touches fewer cache lines and pages: bench/'s python workload 1.21 s
+// -> 1.04 s, peak RSS unchanged. Why not from the first byte: a small program (ls) then
+// mapped a zone per class it used, 8 for ls, and took 19 more page faults to start.
 //
 // What it costs, and the answers:
 // - Holes. Blocks freed in one class cannot serve another, so a program that frees many
-//   blocks of some sizes and then asks for other sizes (bench/'s million) would map new
-//   zones beside half-empty ones. Before a zone is mapped, a class with no fit borrows a
-//   free block of at most BorrowMaxBytes from another class (a hole left by frees, not a
-//   zone's untouched rest, which costs no memory); the block stays in its zone, so what
-//   is left of it and its later free go back to that zone's class.
+//   blocks of some sizes and then asks for others (bench/'s million) would map new zones
+//   beside half-empty ones. A class with no free block borrows one of at most
+//   BorrowMaxBytes from another class (a hole left by frees; a zone's untouched rest is
+//   bigger and costs no memory, so it is never borrowed) when much of the TINY zones is
+//   free; the block stays in its zone, so what is left of it and its later free go back
+//   to that zone's class.
 // - Empty zones. The one spare TINY zone is taken over by whichever class needs a zone
-//   next (TakeOverSpare) rather than mapping a new one.
-// - A zone per class in use: a program that allocates every TINY size maps 33 zones of
-//   address space, but only the pages it touches count.
+//   next (TakeOverSpare) rather than a new one being mapped.
 //
 // Invariants (HeapValidator checks them)
 //   a free TINY block is on ClassLists(heap, its zone's TinyClass), and on no other lists
+//   a zone's TinyClass is MixedTinyClass or a class in 1 .. TinyClassCount - 1
 //   a zone's TinyClass changes only while the zone is empty
+//   TinyClassesOn is 0 until the mixed zone had no room, then 1 for the heap's life
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -37,11 +42,11 @@ namespace FtMalloc.Core.Memory;
 
 internal unsafe partial struct Heap
 {
-    /// <summary>Size classes of TINY zones: block sizes up to Categories.MaxBlockBytes(Tiny) = 528 bytes, 528 / 16 = 33.</summary>
-    public const int TinyClassCount = 11;
+    /// <summary>TINY free-list sets: the mixed zone's (0), then the size classes 1 to 9.</summary>
+    public const int TinyClassCount = 10;
 
-    /// <summary>The smallest class (32-byte blocks): a zone mapped ahead of need serves it until another class takes it over.</summary>
-    public const int FirstTinyClass = 2;
+    /// <summary>The class of a heap's first TINY zone, which serves every TINY size.</summary>
+    public const int MixedTinyClass = 0;
 
     /// <summary>Largest free block a class borrows from another class's zone (holes left by frees; a zone's untouched rest is bigger).</summary>
     public const nuint BorrowMaxBytes = 4096;
@@ -69,8 +74,8 @@ internal unsafe partial struct Heap
 
     /// <summary>Class of a block of 16 i bytes: 32, 48, 64, 80-96, 112-128, 144-192, 208-256, 272-384, 400-528 (two classes per doubling).</summary>
     private static ReadOnlySpan<byte> ClassOfGranules => [
-        2, 2, 2, 3, 4, 5, 5, 6, 6, 7, 7, 7, 7, 8, 8, 8, 8,
-        9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10];
+        1, 1, 1, 2, 3, 4, 4, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7,
+        8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9];
 
     /// <summary>
     /// TINY's TakeFreeBlock: a free block of at least <paramref name="bytes"/> for its class,
@@ -81,10 +86,11 @@ internal unsafe partial struct Heap
     /// </summary>
     private static Block* TakeTinyBlock(Heap* heap, nuint bytes)
     {
+        Block* block;
+        if (heap->TinyClassesOn == 0 && (block = TakeMixedBlock(heap, bytes)) != null) return block;
         int tinyClass = TinyClassOf(bytes);
         FreeLists* lists = ClassLists(heap, tinyClass);
-        Block* block = lists->TakeFit(bytes);
-        if (block != null) return block;
+        if ((block = lists->TakeFit(bytes)) != null) return block;
         if (heap->Remote.IsPending && DrainRemoteFrees(heap) != 0 && (block = lists->TakeFit(bytes)) != null) return block;
         nuint mapped = TinyMappedBytes(heap);
         if (TinyListedBytes(heap) >= mapped / BorrowFreeShare && (block = BorrowHole(heap, tinyClass, bytes)) != null) return block;
@@ -96,11 +102,27 @@ internal unsafe partial struct Heap
         return block;
     }
 
+    /// <summary>
+    /// Before the classes are on: a free block from the mixed zone (mapped on the heap's
+    /// first TINY request), after remote frees and the quick bins are taken back into it.
+    /// Null when it has no room: the classes are then on.
+    /// </summary>
+    private static Block* TakeMixedBlock(Heap* heap, nuint bytes)
+    {
+        FreeLists* mixed = ClassLists(heap, MixedTinyClass);
+        Block* block = mixed->TakeFit(bytes);
+        if (block == null && heap->Remote.IsPending && DrainRemoteFrees(heap) != 0) block = mixed->TakeFit(bytes);
+        if (block == null && ReleaseQuickBins(heap) != 0) block = mixed->TakeFit(bytes);
+        if (block == null && heap->TinyZones == null && MapZone(heap, Category.Tiny, MixedTinyClass)) block = mixed->TakeFit(bytes);
+        if (block == null) heap->TinyClassesOn = 1;
+        return block;
+    }
+
     /// <summary>Bytes of the free blocks on every class's lists.</summary>
     private static nuint TinyListedBytes(Heap* heap)
     {
         nuint bytes = 0;
-        for (int c = FirstTinyClass; c < TinyClassCount; c++) bytes += ClassLists(heap, c)->FreeBytes;
+        for (int c = 0; c < TinyClassCount; c++) bytes += ClassLists(heap, c)->FreeBytes;
         return bytes;
     }
 
@@ -119,7 +141,7 @@ internal unsafe partial struct Heap
     {
         Block* fit = null;
         FreeLists* fitLists = null;
-        for (int c = FirstTinyClass; c < TinyClassCount; c++)
+        for (int c = 0; c < TinyClassCount; c++)
         {
             if (c == tinyClass) continue;
             FreeLists* lists = ClassLists(heap, c);
@@ -137,7 +159,11 @@ internal unsafe partial struct Heap
                 break;
             }
         }
-        if (fit != null) fitLists->Remove(fit);
+        if (fit != null)
+        {
+            fitLists->Remove(fit);
+            heap->Counters.Add(Counter.TinyHolesBorrowed, 1);
+        }
         return fit;
     }
 
@@ -150,6 +176,7 @@ internal unsafe partial struct Heap
         ClassLists(heap, spare->TinyClass)->Remove(area);
         spare->TinyClass = tinyClass;
         ClassLists(heap, tinyClass)->Insert(area);
+        heap->Counters.Add(Counter.TinySpareTakenOver, 1);
         return true;
     }
 }

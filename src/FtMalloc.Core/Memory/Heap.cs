@@ -23,8 +23,9 @@
 //
 // The first malloc of a new heap: Allocate(h, 24) finds TINY and asks for a 32-byte block
 // (24 plus the 8 bytes a block costs, rounded up to 16: Block.cs); the quick bin is empty
-// and so are the free lists, so MapZone maps a 256 KiB zone and files its whole area as
-// one free block, and the second search finds it; TakeAndCarve cuts seven 32-byte blocks
+// and so are the class's free lists (Heap.TinyClasses.cs), so MapZone maps a 256 KiB zone
+// for the class of 32-byte blocks and files its whole area as one free block, and the
+// second search finds it; TakeAndCarve cuts seven 32-byte blocks
 // into the bin and an eighth to return, and files the rest; Commit marks the block
 // allocated and counts it; zone + 0x940 is returned (80-byte zone header + 2 KiB start
 // bitmap + seven cached blocks + the block's 16-byte header).
@@ -59,6 +60,8 @@ internal unsafe partial struct Heap
     public Zone* SmallSpare;
     /// <summary>Bins.Limit the heap was created with; the slow path raises Bins.Limit above it (GrowQuickBins) and ReleaseQuickBins puts it back.</summary>
     public uint BinLimitBase;
+    /// <summary>0 while the heap's TINY blocks come from its one mixed zone, 1 once size classes are on (Heap.TinyClasses.cs).</summary>
+    public int TinyClassesOn;
     public FreeLists SmallFree;
     // TINY's free lists, one set per size class, follow the struct (ClassLists, Heap.TinyClasses.cs).
     /// <summary>HeapRegistry's links (all heaps; abandoned heaps), under the registry lock.</summary>
@@ -98,7 +101,7 @@ internal unsafe partial struct Heap
         {
             ref Zone* spare = ref c == Category.Tiny ? ref heap->TinySpare : ref heap->SmallSpare;
             if (spare != null || ZoneListOf(heap, c) != null) continue;
-            if (MapZone(heap, c, FirstTinyClass)) spare = ZoneListOf(heap, c);
+            if (MapZone(heap, c, MixedTinyClass)) spare = ZoneListOf(heap, c);
             else mapped = false;
         }
         return mapped;
