@@ -59,8 +59,8 @@ internal unsafe partial struct Heap
     public Zone* SmallSpare;
     /// <summary>Bins.Limit the heap was created with; the slow path raises Bins.Limit above it (GrowQuickBins) and ReleaseQuickBins puts it back.</summary>
     public uint BinLimitBase;
-    public FreeLists SmallFree;
-    public FreeLists TinyFree;
+    // Creating a heap and a slow malloc read or write these: they stay in the first page
+    // (a read of an untouched page faults as a write does), ahead of the free lists.
     /// <summary>HeapRegistry's links (all heaps; abandoned heaps), under the registry lock.</summary>
     public Heap* NextInRegistry;
     public Heap* NextAbandoned;
@@ -68,6 +68,12 @@ internal unsafe partial struct Heap
     public RemoteBatch Outgoing;
     /// <summary>Other threads write here (Heap.Remote.cs): a cache line of its own.</summary>
     public RemoteFreeList Remote;
+    /// <summary>
+    /// SMALL before TINY: FreeLists keeps its largest lists first, so the list of a fresh
+    /// SMALL zone's one free block (16 MiB) ends in the first page too (FreeLists.cs).
+    /// </summary>
+    public FreeLists SmallFree;
+    public FreeLists TinyFree;
     /// <summary>The free LARGE address space (Heap.Large.cs); last, so that the first page stays TINY/SMALL's.</summary>
     public LargeExtents Large;
 
