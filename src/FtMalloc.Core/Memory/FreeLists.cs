@@ -52,9 +52,14 @@ internal unsafe struct FreeLists
         }
     }
 
-    /// <summary>The head of list (fl, sl), as a Block* stored in a ulong (fixed buffers cannot hold pointers).</summary>
+    /// <summary>
+    /// The head of list (fl, sl), as a Block* stored in a ulong (fixed buffers cannot hold
+    /// pointers). The first levels are stored from the largest down: a fresh zone's one free
+    /// block sits on the last level it uses, whose head then lies near the start of the
+    /// struct, in the heap's first page (Heap.cs), as the heap's other set-up fields do.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ref ulong Head(int firstLevel, int secondLevel) => ref _heads[firstLevel * SecondLevelCount + secondLevel];
+    private ref ulong Head(int firstLevel, int secondLevel) => ref _heads[(FirstLevelCount - 1 - firstLevel) * SecondLevelCount + secondLevel];
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Insert(Block* block)

@@ -62,8 +62,8 @@ internal unsafe partial struct Heap
     public uint BinLimitBase;
     /// <summary>0 while the heap's TINY blocks come from its one mixed zone, 1 once size classes are on (Heap.TinyClasses.cs).</summary>
     public int TinyClassesOn;
-    public FreeLists SmallFree;
-    // TINY's free lists, one set per size class, follow the struct (ClassLists, Heap.TinyClasses.cs).
+    // Creating a heap and a slow malloc read or write these: they stay in the first page
+    // (a read of an untouched page faults as a write does), ahead of the free lists.
     /// <summary>HeapRegistry's links (all heaps; abandoned heaps), under the registry lock.</summary>
     public Heap* NextInRegistry;
     public Heap* NextAbandoned;
@@ -71,6 +71,13 @@ internal unsafe partial struct Heap
     public RemoteBatch Outgoing;
     /// <summary>Other threads write here (Heap.Remote.cs): a cache line of its own.</summary>
     public RemoteFreeList Remote;
+    /// <summary>
+    /// FreeLists keeps its largest lists first, so the list of a fresh SMALL zone's one free
+    /// block (16 MiB) ends in the first page too (FreeLists.cs).
+    /// </summary>
+    public FreeLists SmallFree;
+    // TINY's free lists, one set for the mixed zone and one per size class, follow the
+    // struct (ClassLists, Heap.TinyClasses.cs).
     /// <summary>The free LARGE address space (Heap.Large.cs); last, so that the first page stays TINY/SMALL's.</summary>
     public LargeExtents Large;
 
