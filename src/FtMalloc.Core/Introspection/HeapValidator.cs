@@ -24,6 +24,7 @@ internal enum HeapDefect
     TooManyEmptyZones,
     InUseCounterWrong,
     LargeExtentsWrong,
+    TinyClassWrong,
 }
 
 internal readonly unsafe struct HeapCheck
@@ -45,7 +46,9 @@ internal static unsafe class HeapValidator
     /// <summary>Checks <paramref name="heap"/>, which no other thread may change meanwhile.</summary>
     public static HeapCheck Validate(Heap* heap)
     {
-        nuint freeTiny = 0, freeSmall = 0, emptyTiny = 0, emptySmall = 0, zonesSeen = 0, cached = 0;
+        nuint* freeTiny = stackalloc nuint[Heap.TinyClassCount];
+        for (int c = 0; c < Heap.TinyClassCount; c++) freeTiny[c] = 0;
+        nuint freeSmall = 0, emptyTiny = 0, emptySmall = 0, zonesSeen = 0, cached = 0;
         ulong inUse = 0;
         for (var zones = new ZoneCursor(heap); zones.MoveNext();)
         {
@@ -61,7 +64,12 @@ internal static unsafe class HeapValidator
             }
             HeapCheck blocks = ValidateBlocks(zone, ref inUse, ref cached, out nuint freeBlocks);
             if (!blocks.Ok) return blocks;
-            if (zone->Category == Category.Tiny) freeTiny += freeBlocks; else freeSmall += freeBlocks;
+            if (zone->Category == Category.Tiny)
+            {
+                if (zone->TinyClass < 0 || zone->TinyClass >= Heap.TinyClassCount || (zone->TinyClass != Heap.MixedTinyClass && heap->TinyClassesOn == 0)) return new HeapCheck(HeapDefect.TinyClassWrong, (nuint)zone);
+                freeTiny[zone->TinyClass] += freeBlocks; // blocks of a class's zones are on that class's lists
+            }
+            else freeSmall += freeBlocks;
             if (Heap.IsEmpty(zone))
             {
                 if (zone->Category == Category.Tiny) emptyTiny++; else emptySmall++;
@@ -72,9 +80,13 @@ internal static unsafe class HeapValidator
             for (Zone* z = Heap.ZoneListOf(heap, c); z != null; z = z->Next) listed++;
         if (listed != zonesSeen) return new HeapCheck(HeapDefect.ZoneListWrong, 0);
         if (emptyTiny > 1 || emptySmall > 1) return new HeapCheck(HeapDefect.TooManyEmptyZones, 0);
-        if (heap->TinyFree.CountSlow(out bool tinyOk) != freeTiny) return new HeapCheck(HeapDefect.FreeBlockCountMismatch, 0);
+        for (int c = 0; c < Heap.TinyClassCount; c++)
+        {
+            if (Heap.ClassLists(heap, c)->CountSlow(out bool classOk) != freeTiny[c]) return new HeapCheck(HeapDefect.FreeBlockCountMismatch, (nuint)c);
+            if (!classOk) return new HeapCheck(HeapDefect.FreeListsInconsistent, (nuint)c);
+        }
         if (heap->SmallFree.CountSlow(out bool smallOk) != freeSmall) return new HeapCheck(HeapDefect.FreeBlockCountMismatch, 1);
-        if (!tinyOk || !smallOk) return new HeapCheck(HeapDefect.FreeListsInconsistent, 0);
+        if (!smallOk) return new HeapCheck(HeapDefect.FreeListsInconsistent, 1);
         if (heap->Bins.CountSlow(out bool binsOk) != cached || !binsOk) return new HeapCheck(HeapDefect.QuickBinsInconsistent, (nuint)cached);
         if (heap->Counters[Counter.InUseBytes] != inUse) return new HeapCheck(HeapDefect.InUseCounterWrong, (nuint)inUse);
         nuint largeLive = 0;

@@ -10,6 +10,7 @@
 // Invariants
 //   bit (fl) of _firstLevel is set  <=>  _secondLevel[fl] != 0
 //   bit (sl) of _secondLevel[fl] set <=>  list (fl, sl) is non-empty
+//   FreeBytes == the sum of Size over the blocks on the lists
 //   every block on list (fl, sl) is free and Mapping(block.Size) == (fl, sl)
 //   PrevFree of every block but a list's head names the block before it; the head's
 //   PrevFree is not kept (taking the head, the common case, then writes nothing into the
@@ -30,6 +31,8 @@ internal unsafe struct FreeLists
     private const nuint LinearLimit = (nuint)1 << LinearShift;
 
     private uint _firstLevel;
+    /// <summary>Sum of the sizes of the blocks on the lists.</summary>
+    public nuint FreeBytes;
     private fixed uint _secondLevel[FirstLevelCount];
     private fixed ulong _heads[FirstLevelCount * SecondLevelCount];
 
@@ -67,6 +70,7 @@ internal unsafe struct FreeLists
         Block.NextFree(block) = first;
         if (first != null) Block.PrevFree(first) = block; // first stops being the head
         head = (ulong)block;
+        FreeBytes += block->Size;
         _firstLevel |= 1u << fl;
         _secondLevel[fl] |= 1u << sl;
     }
@@ -75,6 +79,7 @@ internal unsafe struct FreeLists
     public void Remove(Block* block)
     {
         Mapping(block->Size, out int fl, out int sl);
+        FreeBytes -= block->Size;
         Block* next = Block.NextFree(block);
         ref ulong head = ref Head(fl, sl);
         if (head == (ulong)block)
@@ -121,14 +126,32 @@ internal unsafe struct FreeLists
         // The next search of this list reads the new head's links: start fetching them now.
         if (Sse.IsSupported && next != null) Sse.Prefetch0(Block.PayloadOf(next));
         Pop(ref head, next, fl, sl);
+        FreeBytes -= block->Size;
         return block;
+    }
+
+    /// <summary>The block TakeFit(<paramref name="size"/>) would take, left on its list, or null.</summary>
+    public Block* FindFit(nuint size)
+    {
+        if (size >= LinearLimit) size += ((nuint)1 << (BitOperations.Log2(size) - SecondLevelShift)) - 1;
+        Mapping(size, out int fl, out int sl);
+        if (fl >= FirstLevelCount) return null;
+        uint slMap = _secondLevel[fl] & (~0u << sl);
+        if (slMap == 0)
+        {
+            uint flMap = fl + 1 < 32 ? _firstLevel & (~0u << (fl + 1)) : 0;
+            if (flMap == 0) return null;
+            fl = BitOperations.TrailingZeroCount(flMap);
+            slMap = _secondLevel[fl];
+        }
+        return (Block*)Head(fl, BitOperations.TrailingZeroCount(slMap));
     }
 
     /// <summary>Number of blocks on all lists (validation only: walks every list).</summary>
     public nuint CountSlow(out bool consistent)
     {
         consistent = true;
-        nuint count = 0;
+        nuint count = 0, bytes = 0;
         for (int fl = 0; fl < FirstLevelCount; fl++)
         {
             bool flBit = (_firstLevel & (1u << fl)) != 0;
@@ -145,9 +168,11 @@ internal unsafe struct FreeLists
                     if (!b->IsFree || bfl != fl || bsl != sl || (prev != null && Block.PrevFree(b) != prev)) consistent = false;
                     prev = b;
                     count++;
+                    bytes += b->Size;
                 }
             }
         }
+        if (bytes != FreeBytes) consistent = false;
         return count;
     }
 }

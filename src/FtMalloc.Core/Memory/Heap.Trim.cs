@@ -50,7 +50,7 @@ internal unsafe partial struct Heap
                 keep -= spare->MappedBytes;
                 continue;
             }
-            FreeListsOf(heap, c).Remove((Block*)spare->AreaStart);
+            ListsOf(heap, spare)->Remove((Block*)spare->AreaStart);
             ReturnZone(heap, spare);
             released = true;
         }

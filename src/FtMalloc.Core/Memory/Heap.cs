@@ -14,7 +14,7 @@
 //   remote    a free of a block by a thread that does not own its heap
 //
 // Invariants (HeapValidator checks them all)
-//   a TINY/SMALL block is on TinyFree/SmallFree  <=>  it is free
+//   a TINY block is on its zone's class lists (ClassLists), a SMALL one on SmallFree  <=>  it is free
 //   a TINY block is in Bins  <=>  it is cached (QuickBins.cs)
 //   Bins.Limit >= BinLimitBase; == BinLimitBase right after ReleaseQuickBins
 //   every zone of this heap is on exactly one of TinyZones/SmallZones/LargeZones
@@ -23,8 +23,9 @@
 //
 // The first malloc of a new heap: Allocate(h, 24) finds TINY and asks for a 32-byte block
 // (24 plus the 8 bytes a block costs, rounded up to 16: Block.cs); the quick bin is empty
-// and so are the free lists, so MapZone maps a 256 KiB zone and files its whole area as
-// one free block, and the second search finds it; TakeAndCarve cuts seven 32-byte blocks
+// and so are the class's free lists (Heap.TinyClasses.cs), so MapZone maps a 256 KiB zone
+// for the class of 32-byte blocks and files its whole area as one free block, and the
+// second search finds it; TakeAndCarve cuts seven 32-byte blocks
 // into the bin and an eighth to return, and files the rest; Commit marks the block
 // allocated and counts it; zone + 0x940 is returned (80-byte zone header + 2 KiB start
 // bitmap + seven cached blocks + the block's 16-byte header).
@@ -59,6 +60,8 @@ internal unsafe partial struct Heap
     public Zone* SmallSpare;
     /// <summary>Bins.Limit the heap was created with; the slow path raises Bins.Limit above it (GrowQuickBins) and ReleaseQuickBins puts it back.</summary>
     public uint BinLimitBase;
+    /// <summary>0 while the heap's TINY blocks come from its one mixed zone, 1 once size classes are on (Heap.TinyClasses.cs).</summary>
+    public int TinyClassesOn;
     // Creating a heap and a slow malloc read or write these: they stay in the first page
     // (a read of an untouched page faults as a write does), ahead of the free lists.
     /// <summary>HeapRegistry's links (all heaps; abandoned heaps), under the registry lock.</summary>
@@ -69,11 +72,12 @@ internal unsafe partial struct Heap
     /// <summary>Other threads write here (Heap.Remote.cs): a cache line of its own.</summary>
     public RemoteFreeList Remote;
     /// <summary>
-    /// SMALL before TINY: FreeLists keeps its largest lists first, so the list of a fresh
-    /// SMALL zone's one free block (16 MiB) ends in the first page too (FreeLists.cs).
+    /// FreeLists keeps its largest lists first, so the list of a fresh SMALL zone's one free
+    /// block (16 MiB) ends in the first page too (FreeLists.cs).
     /// </summary>
     public FreeLists SmallFree;
-    public FreeLists TinyFree;
+    // TINY's free lists, one set for the mixed zone and one per size class, follow the
+    // struct (ClassLists, Heap.TinyClasses.cs).
     /// <summary>The free LARGE address space (Heap.Large.cs); last, so that the first page stays TINY/SMALL's.</summary>
     public LargeExtents Large;
 
@@ -83,7 +87,7 @@ internal unsafe partial struct Heap
     public static Heap* Create(HeapKind kind, uint quickBinLimit = QuickBins.DefaultLimit)
     {
         PageMemory.Initialize();
-        Heap* heap = (Heap*)PageMemory.Map(PageMemory.RoundUpToPages((nuint)sizeof(Heap)), PageMemory.PageSize);
+        Heap* heap = (Heap*)PageMemory.Map(MappedBytes, PageMemory.PageSize);
         if (heap == null) return null;
         heap->Kind = kind;
         heap->Bins.SetLimit(quickBinLimit);
@@ -104,7 +108,7 @@ internal unsafe partial struct Heap
         {
             ref Zone* spare = ref c == Category.Tiny ? ref heap->TinySpare : ref heap->SmallSpare;
             if (spare != null || ZoneListOf(heap, c) != null) continue;
-            if (MapZone(heap, c)) spare = ZoneListOf(heap, c);
+            if (MapZone(heap, c, MixedTinyClass)) spare = ZoneListOf(heap, c);
             else mapped = false;
         }
         return mapped;
@@ -136,7 +140,7 @@ internal unsafe partial struct Heap
             ref Zone* list = ref ZoneListOf(heap, c);
             while (list != null) ReturnZone(heap, list);
         }
-        PageMemory.Unmap(heap, PageMemory.RoundUpToPages((nuint)sizeof(Heap)));
+        PageMemory.Unmap(heap, MappedBytes);
     }
 
     // ---- allocation -----------------------------------------------------------------
@@ -206,7 +210,7 @@ internal unsafe partial struct Heap
                 Block* aligned = SplitOff(zone, block, gap);
                 block->Info = Block.FlagFree;
                 Block.SetPrevFree(aligned, (uint)gap);
-                FreeListsOf(heap, category).Insert(block);
+                ListsOf(heap, zone)->Insert(block);
                 block = aligned;
             }
             Split(heap, category, block, blockBytes);
@@ -373,11 +377,12 @@ internal unsafe partial struct Heap
     /// </summary>
     private static Block* TakeFreeBlock(Heap* heap, Category category, nuint bytes)
     {
-        ref FreeLists lists = ref FreeListsOf(heap, category);
-        Block* block = lists.TakeFit(bytes);
-        if (block == null && heap->Remote.IsPending && DrainRemoteFrees(heap) != 0) block = lists.TakeFit(bytes);
-        if (block == null && ReleaseQuickBins(heap) != 0) block = lists.TakeFit(bytes);
-        if (block == null && MapZone(heap, category)) block = lists.TakeFit(bytes);
+        if (category == Category.Tiny) return TakeTinyBlock(heap, bytes);
+        FreeLists* lists = &heap->SmallFree;
+        Block* block = lists->TakeFit(bytes);
+        if (block == null && heap->Remote.IsPending && DrainRemoteFrees(heap) != 0) block = lists->TakeFit(bytes);
+        if (block == null && ReleaseQuickBins(heap) != 0) block = lists->TakeFit(bytes);
+        if (block == null && MapZone(heap, category, 0)) block = lists->TakeFit(bytes);
         return block;
     }
 
@@ -466,7 +471,7 @@ internal unsafe partial struct Heap
             rest->SizeWord = restBytes;
             rest->Info = Block.FlagFree;
             SetStartBit(bits, area, rest);
-            FreeListsOf(heap, category).Insert(rest);
+            ListsOf(heap, zone)->Insert(rest);
             if (end < areaEnd) Block.SetPrevFree((Block*)end, restBytes);
         }
         else if (end < areaEnd) Block.ClearPrevFree((Block*)end);
@@ -503,7 +508,7 @@ internal unsafe partial struct Heap
         }
         Block* rest = SplitOff(zone, block, bytes);
         rest->Info = Block.FlagFree;
-        FreeListsOf(heap, category).Insert(rest);
+        ListsOf(heap, zone)->Insert(rest);
         Block* after = Block.NextOf(rest);
         if ((byte*)after < (byte*)zone + Zone.AreaEndOffset(category)) Block.SetPrevFree(after, rest->Size);
     }
@@ -533,7 +538,7 @@ internal unsafe partial struct Heap
     /// </summary>
     private static void Release(Heap* heap, Category category, Zone* zone, Block* block)
     {
-        FreeLists* lists = category == Category.Tiny ? &heap->TinyFree : &heap->SmallFree;
+        FreeLists* lists = category == Category.Tiny ? ClassLists(heap, zone->TinyClass) : &heap->SmallFree;
         byte* areaEnd = (byte*)zone + Zone.AreaEndOffset(category);
         ulong* bits = Zone.StartBits(zone);
         byte* area = (byte*)zone + Zone.AreaOffset(category);
@@ -603,7 +608,7 @@ internal unsafe partial struct Heap
         {
             Block* next = Block.NextOf(block);
             if ((byte*)next >= zone->AreaEnd || !next->IsFree || block->Size + next->Size < need) return false;
-            FreeListsOf(heap, zone->Category).Remove(next);
+            ListsOf(heap, zone)->Remove(next);
             Zone.ClearStart(zone, next);
             block->SizeWord += next->Size; // keeps block's PrevFree bit
             Block* after = Block.NextOf(block);
@@ -619,7 +624,8 @@ internal unsafe partial struct Heap
 
     // ---- zones ----------------------------------------------------------------------
 
-    private static bool MapZone(Heap* heap, Category category)
+    /// <summary>Maps a zone of <paramref name="category"/> (TINY: serving <paramref name="tinyClass"/>) whose area is one free block.</summary>
+    private static bool MapZone(Heap* heap, Category category, int tinyClass)
     {
         nuint bytes = Categories.ZoneBytes(category);
         Zone* zone = (Zone*)PageMemory.Map(bytes, bytes);
@@ -627,6 +633,7 @@ internal unsafe partial struct Heap
         zone->Owner = heap;
         zone->MappedBytes = bytes;
         zone->Category = category;
+        zone->TinyClass = category == Category.Tiny ? tinyClass : 0;
         zone->AreaStart = (byte*)zone + Zone.HeaderBytes + Zone.BitmapBytes(bytes);
         zone->AreaEnd = (byte*)zone + Zone.AreaEndOffset(category);
         zone->BlockGranules = Zone.AreaBytes(zone) >> Categories.GranuleShift;
@@ -640,7 +647,7 @@ internal unsafe partial struct Heap
         block->Info = Block.FlagFree;
         Zone.MarkStart(zone, block);
         AdoptZone(heap, zone);
-        FreeListsOf(heap, category).Insert(block);
+        ListsOf(heap, zone)->Insert(block);
         return true;
     }
 
@@ -696,10 +703,6 @@ internal unsafe partial struct Heap
         heap->Counters.Subtract(Counter.MappedBytes, bytes);
         PageMemory.Unmap(zone, bytes);
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ref FreeLists FreeListsOf(Heap* heap, Category category) =>
-        ref category == Category.Tiny ? ref heap->TinyFree : ref heap->SmallFree;
 
     public static ref Zone* ZoneListOf(Heap* heap, Category category)
     {

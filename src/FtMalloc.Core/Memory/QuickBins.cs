@@ -69,6 +69,14 @@ internal unsafe struct QuickBins
     /// <summary>Blocks bin <paramref name="bin"/> may hold.</summary>
     public readonly int Capacity(nuint bin) => bin < 2 ? 0 : (int)(bin <= 16 ? Limit : Limit >> 2);
 
+    /// <summary>Bytes of the blocks in bins 2 to <paramref name="lastBin"/> (slow paths only: reads every bin's room).</summary>
+    public readonly nuint CachedBytes(int lastBin)
+    {
+        nuint bytes = 0;
+        for (int i = 2; i <= lastBin; i++) bytes += (nuint)(Capacity((nuint)i) - _room[i]) * ((nuint)i << 4);
+        return bytes;
+    }
+
     /// <summary>How many times its capacity a bin may hold when its owner takes in remote frees.</summary>
     public const int OverfillFactor = 8;
 

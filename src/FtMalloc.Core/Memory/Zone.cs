@@ -48,6 +48,8 @@ internal unsafe struct Zone
     /// compare rejects every address (the free fast path relies on it: see the invariants).
     /// </summary>
     public nuint BlockGranules;
+    /// <summary>TINY: the size class this zone serves (block bytes / 16, Heap.TinyClasses.cs); its free blocks are on that class's lists. 0 for SMALL and LARGE.</summary>
+    public int TinyClass;
 
     /// <summary>Bytes after a TINY/SMALL zone's area: the last block's payload ends 8 bytes into them.</summary>
     public const nuint TailBytes = 16;

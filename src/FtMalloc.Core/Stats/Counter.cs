@@ -55,6 +55,8 @@ internal enum Counter
     MadviseBytes,       // bytes they gave back (resident bytes for malloc_trim; at most that for purges)
     MremapCalls,        // freed LARGE pages moved under a new block by mremap (instead of faulting fresh ones)
     MremapBytes,        // bytes they moved
+    TinyHolesBorrowed,  // free blocks a TINY size class took from another class's zone (Heap.TinyClasses.cs)
+    TinySpareTakenOver, // times the empty spare TINY zone went to another size class instead of a new zone being mapped
     Count,
 }
 
@@ -142,6 +144,8 @@ internal static class CounterNames
         Counter.MadviseBytes => new("madvise_bytes"u8, "madvise bytes"u8, CounterGroup.System, CounterKind.Total),
         Counter.MremapCalls => new("mremap_calls"u8, "mremap calls"u8, CounterGroup.System, CounterKind.Total),
         Counter.MremapBytes => new("mremap_bytes"u8, "mremap bytes"u8, CounterGroup.System, CounterKind.Total),
+        Counter.TinyHolesBorrowed => new("tiny_holes_borrowed"u8, "tiny holes borrowed"u8, CounterGroup.Zones, CounterKind.Total),
+        Counter.TinySpareTakenOver => new("tiny_spare_taken_over"u8, "tiny spare taken over"u8, CounterGroup.Zones, CounterKind.Total),
         _ => new("unknown"u8, "unknown"u8, CounterGroup.Misuse, CounterKind.Total),
     };
 

@@ -28,6 +28,7 @@ public sealed class StatsReportTests
         {
             ("tiny mapped", "zones_tiny"), ("small mapped", "zones_small"), ("large mapped", "zones_large"),
             ("tiny unmapped", "zones_tiny_unmapped"), ("small unmapped", "zones_small_unmapped"), ("large unmapped", "zones_large_unmapped"),
+            ("tiny holes borrowed", "tiny_holes_borrowed"), ("tiny spare taken over", "tiny_spare_taken_over"),
         }),
         ("system", new[]
         {
