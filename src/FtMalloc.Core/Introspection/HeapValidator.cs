@@ -79,6 +79,9 @@ internal static unsafe class HeapValidator
         for (Category c = Category.Tiny; c <= Category.Large; c++)
             for (Zone* z = Heap.ZoneListOf(heap, c); z != null; z = z->Next) listed++;
         if (listed != zonesSeen) return new HeapCheck(HeapDefect.ZoneListWrong, 0);
+        nuint tinyListed = 0;
+        for (Zone* z = heap->TinyZones; z != null; z = z->Next) tinyListed++;
+        if (tinyListed != heap->TinyZoneCount) return new HeapCheck(HeapDefect.ZoneListWrong, 1);
         if (emptyTiny > 1 || emptySmall > 1) return new HeapCheck(HeapDefect.TooManyEmptyZones, 0);
         for (int c = 0; c < Heap.TinyClassCount; c++)
         {

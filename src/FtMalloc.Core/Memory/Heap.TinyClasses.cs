@@ -126,8 +126,7 @@ internal unsafe partial struct Heap
         return bytes;
     }
 
-    private static nuint TinyMappedBytes(Heap* heap) =>
-        (nuint)(heap->Counters[Counter.TinyZonesMapped] - heap->Counters[Counter.TinyZonesUnmapped]) * Categories.ZoneBytes(Category.Tiny);
+    private static nuint TinyMappedBytes(Heap* heap) => heap->TinyZoneCount * Categories.ZoneBytes(Category.Tiny);
 
     /// <summary>The last quick bin of TINY blocks.</summary>
     private const int TinyLastBin = (int)(528 >> 4);

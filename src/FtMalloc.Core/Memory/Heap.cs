@@ -18,6 +18,7 @@
 //   a TINY block is in Bins  <=>  it is cached (QuickBins.cs)
 //   Bins.Limit >= BinLimitBase; == BinLimitBase right after ReleaseQuickBins
 //   every zone of this heap is on exactly one of TinyZones/SmallZones/LargeZones
+//   TinyZoneCount == the length of TinyZones
 //   every empty TINY/SMALL zone is the spare of its category (so at most one each)
 //   Counters[InUseBytes] == sum of Requested over allocated blocks and LARGE zones
 //
@@ -62,6 +63,8 @@ internal unsafe partial struct Heap
     public uint BinLimitBase;
     /// <summary>0 while the heap's TINY blocks come from its one mixed zone, 1 once size classes are on (Heap.TinyClasses.cs).</summary>
     public int TinyClassesOn;
+    /// <summary>Zones on TinyZones (the size classes' policy weighs free bytes against them).</summary>
+    public uint TinyZoneCount;
     // Creating a heap and a slow malloc read or write these: they stay in the first page
     // (a read of an untouched page faults as a write does), ahead of the free lists.
     /// <summary>HeapRegistry's links (all heaps; abandoned heaps), under the registry lock.</summary>
@@ -665,6 +668,7 @@ internal unsafe partial struct Heap
         zone->Next = list;
         if (list != null) list->Prev = zone;
         list = zone;
+        if (zone->Category == Category.Tiny) heap->TinyZoneCount++;
     }
 
     private static void UnlinkZone(Heap* heap, Zone* zone)
@@ -675,6 +679,7 @@ internal unsafe partial struct Heap
         if (zone->Next != null) zone->Next->Prev = zone->Prev;
         if (heap->TinySpare == zone) heap->TinySpare = null;
         if (heap->SmallSpare == zone) heap->SmallSpare = null;
+        if (zone->Category == Category.Tiny) heap->TinyZoneCount--;
     }
 
     private static void CountMapping(Heap* heap, Zone* zone)
