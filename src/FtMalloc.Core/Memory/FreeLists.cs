@@ -108,18 +108,7 @@ internal unsafe struct FreeLists
     /// <summary>Unlinks and returns a free block of at least <paramref name="size"/> bytes, or null.</summary>
     public Block* TakeFit(nuint size)
     {
-        if (size >= LinearLimit) size += ((nuint)1 << (BitOperations.Log2(size) - SecondLevelShift)) - 1;
-        Mapping(size, out int fl, out int sl);
-        if (fl >= FirstLevelCount) return null;
-        uint slMap = _secondLevel[fl] & (~0u << sl);
-        if (slMap == 0)
-        {
-            uint flMap = fl + 1 < 32 ? _firstLevel & (~0u << (fl + 1)) : 0;
-            if (flMap == 0) return null;
-            fl = BitOperations.TrailingZeroCount(flMap);
-            slMap = _secondLevel[fl];
-        }
-        sl = BitOperations.TrailingZeroCount(slMap);
+        if (!FindList(size, out int fl, out int sl)) return null;
         ref ulong head = ref Head(fl, sl);
         Block* block = (Block*)head;
         Block* next = Block.NextFree(block);
@@ -131,20 +120,25 @@ internal unsafe struct FreeLists
     }
 
     /// <summary>The block TakeFit(<paramref name="size"/>) would take, left on its list, or null.</summary>
-    public Block* FindFit(nuint size)
+    public Block* FindFit(nuint size) => FindList(size, out int fl, out int sl) ? (Block*)Head(fl, sl) : null;
+
+    /// <summary>The first non-empty list whose every block holds <paramref name="size"/> bytes (good fit: the request rounded up to the next list); false if none.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool FindList(nuint size, out int fl, out int sl)
     {
         if (size >= LinearLimit) size += ((nuint)1 << (BitOperations.Log2(size) - SecondLevelShift)) - 1;
-        Mapping(size, out int fl, out int sl);
-        if (fl >= FirstLevelCount) return null;
+        Mapping(size, out fl, out sl);
+        if (fl >= FirstLevelCount) return false;
         uint slMap = _secondLevel[fl] & (~0u << sl);
         if (slMap == 0)
         {
             uint flMap = fl + 1 < 32 ? _firstLevel & (~0u << (fl + 1)) : 0;
-            if (flMap == 0) return null;
+            if (flMap == 0) return false;
             fl = BitOperations.TrailingZeroCount(flMap);
             slMap = _secondLevel[fl];
         }
-        return (Block*)Head(fl, BitOperations.TrailingZeroCount(slMap));
+        sl = BitOperations.TrailingZeroCount(slMap);
+        return true;
     }
 
     /// <summary>Number of blocks on all lists (validation only: walks every list).</summary>
