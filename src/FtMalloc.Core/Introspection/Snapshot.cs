@@ -6,13 +6,16 @@
 // address is its payload's (what malloc returned); block_bytes is the block's size, its
 // 8 bytes of overhead included (Memory/Block.cs; LARGE: the usable bytes of the mapping); state is allocated, free (on a free list) or
 // cached (parked in a quick bin, or freed by another thread and waiting for its owner).
-// Zone fields after "blocks" are ZoneUsage's, computed in the same pass.
+// Zone fields after "blocks" are ZoneUsage's, computed in the same pass. A TINY zone's
+// size_class is the range of block sizes it serves (Memory/Heap.TinyClasses.cs: 32 to 528
+// for a heap's first, mixed zone); a hole borrowed by another class may hold other sizes.
 //
 //   {"format": "ft_malloc snapshot 1", "pid": 4242, "page_size": 4096,
 //    "counters": {"mallocs": 12, "frees": 3, ...},
 //    "zones": [
 //     {"address": "0x7F3A5C2A0000", "category": "TINY", "owner": "0x7F3A5C400000", "mapped_bytes": 65536,
-//      "area_start": "0x7F3A5C2A0240", "area_end": "0x7F3A5C2B0000", "blocks": [
+//      "area_start": "0x7F3A5C2A0240", "area_end": "0x7F3A5C2B0000",
+//      "size_class": {"min_block_bytes": 32, "max_block_bytes": 528}, "blocks": [
 //       {"address": "0x7F3A5C2A0250", "block_bytes": 48, "requested_bytes": 24, "state": "allocated"},
 //       {"address": "0x7F3A5C2A0280", "block_bytes": 64912, "requested_bytes": 0, "state": "free"}],
 //      "allocated_blocks": 1, "used_bytes": 48, "requested_bytes": 24, "free_blocks": 1, "free_bytes": 64912,
@@ -111,6 +114,15 @@ internal static unsafe class Snapshot
             sink.AppendJsonHex((nuint)zone->AreaStart);
             sink.Append(", \"area_end\": "u8);
             sink.AppendJsonHex((nuint)zone->AreaEnd);
+            if (zone->Category == Category.Tiny)
+            {
+                Heap.TinyClassBlockBytes(zone->TinyClass, out nuint smallest, out nuint largest);
+                sink.Append(", \"size_class\": {\"min_block_bytes\": "u8);
+                sink.AppendDecimal(smallest);
+                sink.Append(", \"max_block_bytes\": "u8);
+                sink.AppendDecimal(largest);
+                sink.Append("}"u8);
+            }
             sink.Append(", \"blocks\": ["u8);
             ZoneUsage usage = default;
             if (zone->Category == Category.Large)

@@ -72,6 +72,19 @@ internal unsafe partial struct Heap
     private static int TinyClassOf(nuint blockBytes) => // no bounds check: blockBytes <= 528 (a check would reach the runtime)
         Unsafe.Add(ref MemoryMarshal.GetReference(ClassOfGranules), (nint)(blockBytes >> Categories.GranuleShift));
 
+    /// <summary>Smallest and largest block size of TINY class <paramref name="tinyClass"/> (the mixed zone's: every TINY size), for introspection.</summary>
+    public static void TinyClassBlockBytes(int tinyClass, out nuint smallest, out nuint largest)
+    {
+        smallest = 0;
+        largest = 0;
+        for (int granules = 2; granules < ClassOfGranules.Length; granules++)
+        {
+            if (tinyClass != MixedTinyClass && Unsafe.Add(ref MemoryMarshal.GetReference(ClassOfGranules), granules) != tinyClass) continue;
+            if (smallest == 0) smallest = (nuint)granules << Categories.GranuleShift;
+            largest = (nuint)granules << Categories.GranuleShift;
+        }
+    }
+
     /// <summary>Class of a block of 16 i bytes: 32, 48, 64, 80-96, 112-128, 144-192, 208-256, 272-384, 400-528 (two classes per doubling).</summary>
     private static ReadOnlySpan<byte> ClassOfGranules => [
         1, 1, 1, 2, 3, 4, 4, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7,

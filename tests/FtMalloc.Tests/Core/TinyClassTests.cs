@@ -56,6 +56,22 @@ public unsafe class TinyClassTests
     }
 
     [Fact]
+    public void The_snapshot_names_each_TINY_zones_size_class()
+    {
+        using var dir = new FtMalloc.Tests.Programs.TempDirectory("tinyclass");
+        using var heap = new NativeHeap();
+        var filler = FillMixedZone(heap);
+        void* a = heap.Allocate(70); // an 80-byte block: the class of 80-96
+        heap.WriteSnapshot(dir["heap.json"]);
+        var snapshot = FtMalloc.Tests.Introspection.Snapshot.Parse(System.IO.File.ReadAllText(dir["heap.json"]));
+        Assert.Empty(snapshot.Violations());
+        var mixed = snapshot.Zones.Single(z => z.Blocks.Any(b => b.Address == (ulong)filler[0]));
+        var eighty = snapshot.Zones.Single(z => z.Blocks.Any(b => b.Address == (ulong)a));
+        Assert.Equal((32ul, 528ul), mixed.SizeClass);
+        Assert.Equal((80ul, 96ul), eighty.SizeClass);
+    }
+
+    [Fact]
     public void Blocks_of_one_size_allocated_among_other_sizes_stay_packed()
     {
         using var heap = new NativeHeap();

@@ -14,7 +14,11 @@ internal sealed record SnapshotBlock(ulong Address, ulong BlockBytes, ulong Requ
 internal sealed record SnapshotZone(
     ulong Address, string Category, ulong Owner, ulong MappedBytes, ulong AreaStart, ulong AreaEnd, List<SnapshotBlock> Blocks,
     ulong AllocatedBlocks, ulong UsedBytes, ulong RequestedBytes, ulong FreeBlocks, ulong FreeBytes,
-    ulong CachedBlocks, ulong CachedBytes, ulong LargestFreeBytes, double Fragmentation);
+    ulong CachedBlocks, ulong CachedBytes, ulong LargestFreeBytes, double Fragmentation)
+{
+    /// <summary>TINY only: the block sizes the zone serves (its size class); null for SMALL and LARGE.</summary>
+    public (ulong Min, ulong Max)? SizeClass { get; init; }
+}
 
 internal sealed record Snapshot(int Pid, ulong PageSize, Dictionary<string, ulong> Counters, List<SnapshotZone> Zones)
 {
@@ -32,7 +36,10 @@ internal sealed record Snapshot(int Pid, ulong PageSize, Dictionary<string, ulon
             z.GetProperty("blocks").EnumerateArray().Select(b => new SnapshotBlock(
                 Hex(b, "address"), U(b, "block_bytes"), U(b, "requested_bytes"), b.GetProperty("state").GetString()!)).ToList(),
             U(z, "allocated_blocks"), U(z, "used_bytes"), U(z, "requested_bytes"), U(z, "free_blocks"), U(z, "free_bytes"),
-            U(z, "cached_blocks"), U(z, "cached_bytes"), U(z, "largest_free_bytes"), z.GetProperty("fragmentation").GetDouble())).ToList();
+            U(z, "cached_blocks"), U(z, "cached_bytes"), U(z, "largest_free_bytes"), z.GetProperty("fragmentation").GetDouble())
+            {
+                SizeClass = z.TryGetProperty("size_class", out JsonElement c) ? (U(c, "min_block_bytes"), U(c, "max_block_bytes")) : null,
+            }).ToList();
         return new Snapshot(root.GetProperty("pid").GetInt32(), U(root, "page_size"), counters, zones);
     }
 
@@ -46,6 +53,9 @@ internal sealed record Snapshot(int Pid, ulong PageSize, Dictionary<string, ulon
             if (z.Address <= previous && previous != 0) problems.Add($"zone 0x{z.Address:X} not above 0x{previous:X}");
             previous = z.Address;
             if (z.Category is not ("TINY" or "SMALL" or "LARGE")) problems.Add($"zone 0x{z.Address:X}: category {z.Category}");
+            if ((z.Category == "TINY") != (z.SizeClass != null)) problems.Add($"zone 0x{z.Address:X}: a size class only and always for TINY");
+            if (z.SizeClass is { } sc && (sc.Min < 32 || sc.Max > 528 || sc.Min > sc.Max || sc.Min % 16 != 0 || sc.Max % 16 != 0))
+                problems.Add($"zone 0x{z.Address:X}: size class {sc.Min}-{sc.Max}");
             if (z.Category == "LARGE")
             {
                 if (z.Blocks.Count != 1 || z.Blocks[0].State != "allocated" || z.Blocks[0].Address != z.AreaStart)
