@@ -125,6 +125,7 @@ internal unsafe struct QuickBins
     public static bool HasRoom(QuickBins* bins, nuint bin) => bin < Count && Room(bins)[bin] > 0;
 
     /// <summary>Caches a block taken in from the remote-free list if its bin holds fewer than OverfillFactor times its capacity; false otherwise.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryPushOverfill(QuickBins* bins, Block* block)
     {
         nuint bin = Block.BinOf(block);
