@@ -85,7 +85,14 @@ internal static unsafe class Exports
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static bool FreeRemote(Heap* owner, Block* block, Heap* candidate, nuint self) =>
-        Heap.TryFreeRemote(owner, block, candidate != null && candidate->OwnerThread == self ? candidate : ThreadHeap.GetOf(self));
+        candidate != null && candidate->OwnerThread == self
+            ? Heap.TryChainRemote(owner, block, candidate)
+            : FreeRemoteFromUnknownHeap(owner, block, self);
+
+    /// <summary>FreeRemote when the table's candidate is not the caller's heap: the caller's heap is looked up (made if it has none).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool FreeRemoteFromUnknownHeap(Heap* owner, Block* block, nuint self) =>
+        Heap.TryFreeRemote(owner, block, ThreadHeap.GetOf(self));
 
     /// <summary>The calling thread's own heap, found by the fast path, whose bin could not serve: the full path from the heap on (no second lookup).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]

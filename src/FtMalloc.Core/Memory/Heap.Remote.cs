@@ -120,7 +120,7 @@ internal unsafe partial struct Heap
     /// counters); false, with nothing done, if the owner is not a shared heap or the block
     /// was freed meanwhile (the full path then says why).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static bool TryFreeRemote(Heap* owner, Block* block, Heap* caller)
     {
         if (owner->Kind != HeapKind.Shared
@@ -140,6 +140,30 @@ internal unsafe partial struct Heap
         batch.First = entry;
         batch.Owner = owner;
         if (++batch.Count == BatchBlocks) FlushRemoteBatch(caller);
+        return true;
+    }
+
+    /// <summary>
+    /// TryFreeRemote's common case, for the exported free: <paramref name="caller"/> (the
+    /// caller's own heap) is already chaining a batch for <paramref name="owner"/> that this
+    /// block does not fill. Marks the block and chains it; every other case (a new owner, a
+    /// full batch, an owner that is not shared: its Kind was checked when the batch began)
+    /// goes to TryFreeRemote. Written apart so that this path makes no call and saves no
+    /// registers: inside TryFreeRemote it paid for that function's calls (prodcons, one
+    /// pair, 500K blocks: 155.9M -> 146.8M instructions; the remote branch 57 -> 36 a block).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryChainRemote(Heap* owner, Block* block, Heap* caller)
+    {
+        ref RemoteBatch batch = ref caller->Outgoing;
+        // Owner is null while the batch is empty, so a match means First and Last are set.
+        if (batch.Owner != owner || batch.Count >= BatchBlocks - 1) return TryFreeRemote(owner, block, caller);
+        if (!TryMarkRemote(block)) return false;
+        HeapCounters.Add(&caller->Counters, Counter.CallsFree, 1);
+        nint entry = (nint)Block.PayloadOf(block);
+        *(nint*)entry = batch.First;
+        batch.First = entry;
+        batch.Count++;
         return true;
     }
 
