@@ -5,7 +5,9 @@
 // (exact fit). From 256 bytes up, every power-of-two range [2^k, 2^(k+1)) is split into
 // 16 equal lists. A search rounds the request up to the start of the next list, so the
 // head of any non-empty list at or above it fits without looking further ("good fit":
-// at most 1/16 of the block is left over by the rounding).
+// at most 1/16 of the block is left over by the rounding). The price of the rounding: a
+// block in the request's own list is never found, even one of exactly the right size;
+// TakeExactHead looks at that list's head first (SMALL uses it: Heap.TakeFreeBlock).
 //
 // Invariants
 //   bit (fl) of _firstLevel is set  <=>  _secondLevel[fl] != 0
@@ -115,6 +117,23 @@ internal unsafe struct FreeLists
         // The next search of this list reads the new head's links: start fetching them now.
         if (Sse.IsSupported && next != null) Sse.Prefetch0(Block.PayloadOf(next));
         Pop(ref head, next, fl, sl);
+        FreeBytes -= block->Size;
+        return block;
+    }
+
+    /// <summary>
+    /// The head of the list that <paramref name="size"/> itself maps to, unlinked, if it holds
+    /// <paramref name="size"/> bytes; else null. TakeFit skips that list (its blocks may be
+    /// smaller), so a hole of exactly the size asked for is otherwise never reused.
+    /// </summary>
+    public Block* TakeExactHead(nuint size)
+    {
+        Mapping(size, out int fl, out int sl);
+        if (fl >= FirstLevelCount) return null;
+        ref ulong head = ref Head(fl, sl);
+        Block* block = (Block*)head;
+        if (block == null || block->Size < size) return null;
+        Pop(ref head, Block.NextFree(block), fl, sl);
         FreeBytes -= block->Size;
         return block;
     }

@@ -376,13 +376,19 @@ internal unsafe partial struct Heap
     /// <summary>
     /// A free block of at least <paramref name="bytes"/>, unlinked. When none fits, the blocks
     /// other threads gave back are taken in, then the quick bins are released (their blocks
-    /// may merge into one that fits), and only then is a zone mapped.
+    /// may merge into one that fits), and only then is a zone mapped. SMALL first looks at
+    /// the head of the list its size falls in (FreeLists.TakeExactHead): TLSF's search
+    /// rounds up past that list, so a hole of exactly the size asked for (two halves a
+    /// doubling realloc left behind, merged) would otherwise lose to the zone's untouched
+    /// rest, and the zone would fault in fresh pages while its holes stay resident
+    /// (bench/'s realloc: peak RSS 136.0 -> 125.1 MB, glibc 123.0).
     /// </summary>
     private static Block* TakeFreeBlock(Heap* heap, Category category, nuint bytes)
     {
         if (category == Category.Tiny) return TakeTinyBlock(heap, bytes);
         FreeLists* lists = &heap->SmallFree;
-        Block* block = lists->TakeFit(bytes);
+        Block* block = lists->TakeExactHead(bytes);
+        if (block == null) block = lists->TakeFit(bytes);
         if (block == null && heap->Remote.IsPending && DrainRemoteFrees(heap) != 0) block = lists->TakeFit(bytes);
         if (block == null && ReleaseQuickBins(heap) != 0) block = lists->TakeFit(bytes);
         if (block == null && MapZone(heap, category, 0)) block = lists->TakeFit(bytes);
