@@ -51,7 +51,7 @@ internal unsafe partial struct Heap
     /// <summary>Largest free block a class borrows from another class's zone (holes left by frees; a zone's untouched rest is bigger).</summary>
     public const nuint BorrowMaxBytes = 4096;
 
-    /// <summary>A class borrows only while more than 1 / BorrowFreeShare of the TINY zones' bytes are free or cached.</summary>
+    /// <summary>A class borrows holes only while the free lists hold 1 / BorrowFreeShare of the TINY zones' bytes, and releases the quick bins only while they hold as much.</summary>
     public const nuint BorrowFreeShare = 8;
 
     private static nuint ClassListsOffset => ((nuint)sizeof(Heap) + 63) & ~(nuint)63;
@@ -93,7 +93,7 @@ internal unsafe partial struct Heap
     /// <summary>
     /// TINY's TakeFreeBlock: a free block of at least <paramref name="bytes"/> for its class,
     /// unlinked. When the class has none, in this order: the blocks other threads gave back;
-    /// a hole of another class if much of the TINY zones is free (ListsAreFragmented); the
+    /// a hole of another class if the free lists hold an eighth of the TINY zones' bytes; the
     /// empty spare zone; if the quick bins hold much, the blocks they hold (released, so
     /// they merge) and a hole again; and only then a new zone.
     /// </summary>
@@ -142,7 +142,7 @@ internal unsafe partial struct Heap
     private static nuint TinyMappedBytes(Heap* heap) => heap->TinyZoneCount * Categories.ZoneBytes(Category.Tiny);
 
     /// <summary>The last quick bin of TINY blocks.</summary>
-    private const int TinyLastBin = (int)(528 >> 4);
+    private static int TinyLastBin => (int)(Categories.MaxBlockBytes(Category.Tiny) >> Categories.GranuleShift);
 
     /// <summary>
     /// A free block of at least <paramref name="bytes"/> and at most BorrowMaxBytes from
