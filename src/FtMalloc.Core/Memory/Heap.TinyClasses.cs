@@ -69,24 +69,27 @@ internal unsafe partial struct Heap
         zone->Category == Category.Tiny ? ClassLists(heap, zone->TinyClass) : &heap->SmallFree;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int TinyClassOf(nuint blockBytes) => // no bounds check: blockBytes <= 528 (a check would reach the runtime)
-        Unsafe.Add(ref MemoryMarshal.GetReference(ClassOfGranules), (nint)(blockBytes >> Categories.GranuleShift));
+    private static int TinyClassOf(nuint blockBytes) => ClassOfGranules((nint)(blockBytes >> Categories.GranuleShift));
+
+    /// <summary>The class of a block of 16 <paramref name="granules"/> bytes, 2 &lt;= granules &lt;= 33: no bounds check (a check would reach the runtime).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int ClassOfGranules(nint granules) => Unsafe.Add(ref MemoryMarshal.GetReference(ClassTable), granules);
 
     /// <summary>Smallest and largest block size of TINY class <paramref name="tinyClass"/> (the mixed zone's: every TINY size), for introspection.</summary>
     public static void TinyClassBlockBytes(int tinyClass, out nuint smallest, out nuint largest)
     {
         smallest = 0;
         largest = 0;
-        for (int granules = 2; granules < ClassOfGranules.Length; granules++)
+        for (int granules = 2; granules < ClassTable.Length; granules++)
         {
-            if (tinyClass != MixedTinyClass && Unsafe.Add(ref MemoryMarshal.GetReference(ClassOfGranules), granules) != tinyClass) continue;
+            if (tinyClass != MixedTinyClass && ClassOfGranules(granules) != tinyClass) continue;
             if (smallest == 0) smallest = (nuint)granules << Categories.GranuleShift;
             largest = (nuint)granules << Categories.GranuleShift;
         }
     }
 
     /// <summary>Class of a block of 16 i bytes: 32, 48, 64, 80-96, 112-128, 144-192, 208-256, 272-384, 400-528 (two classes per doubling).</summary>
-    private static ReadOnlySpan<byte> ClassOfGranules => [
+    private static ReadOnlySpan<byte> ClassTable => [
         1, 1, 1, 2, 3, 4, 4, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7,
         8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9];
 
