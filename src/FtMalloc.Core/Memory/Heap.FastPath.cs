@@ -30,9 +30,12 @@ internal unsafe partial struct Heap
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static QuickBins* BinsOf(Heap* heap) => (QuickBins*)((byte*)heap + BinsOffset);
 
+    /// <summary>Offset of Counters in Heap: right after the bins.</summary>
+    public const int CountersOffset = BinsOffset + QuickBins.Bytes;
+
     /// <summary>The heap's counters, right after the bins, reached without a null check.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static HeapCounters* CountersOf(Heap* heap) => (HeapCounters*)((byte*)heap + BinsOffset + QuickBins.Bytes);
+    public static HeapCounters* CountersOf(Heap* heap) => (HeapCounters*)((byte*)heap + CountersOffset);
 
     /// <summary>
     /// Hands out <paramref name="block"/>, just unlinked from quick bin <paramref name="bin"/>,
@@ -42,7 +45,7 @@ internal unsafe partial struct Heap
     public static byte* CommitCached(Heap* heap, Block* block, nuint bin, nuint request)
     {
         block->Info = Block.AllocatedInfo(request);
-        HeapCounters.CountCachedMalloc(CountersOf(heap), bin, request);
+        HeapCounters.CountCachedMalloc((byte*)heap, bin, request);
         return Block.PayloadOf(block);
     }
 
@@ -53,7 +56,7 @@ internal unsafe partial struct Heap
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsAllocatedBlock(Zone* zone, Block* block) =>
-        ((nuint)block & (Categories.Granule - 1)) == 0 && Zone.IsBlockStart(zone, block) && block->IsAllocated;
+        Zone.IsAlignedBlockStart(zone, block) && block->IsAllocated;
 
     /// <summary>Parks <paramref name="block"/> (allocated, of bin <paramref name="bin"/>, which has room) in its quick bin, counting a free call.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -61,7 +64,7 @@ internal unsafe partial struct Heap
     {
         // Info read again rather than kept from IsAllocatedBlock's test: keeping it costs
         // NativeAOT a saved register (a push, a pop and a stack adjustment) on every free.
-        HeapCounters.CountCachedFree(CountersOf(heap), bin, Volatile.Read(ref block->Info) >> Block.RequestedShift);
+        HeapCounters.CountCachedFree((byte*)heap, bin, Volatile.Read(ref block->Info) >> Block.RequestedShift);
         QuickBins.Push(BinsOf(heap), block, bin);
     }
 

@@ -215,6 +215,9 @@ internal unsafe partial struct Heap
     {
         nint list = Interlocked.Exchange(ref heap->Remote.Head, 0);
         nuint count = 0;
+        // TINY/SMALL blocks are counted once, after the loop (nothing in it reads the counters):
+        // two adds to registers a block instead of two to memory.
+        nuint blocks = 0, requested = 0;
         while (list != 0)
         {
             void* pointer = (void*)(list & ~LargeTag);
@@ -227,7 +230,8 @@ internal unsafe partial struct Heap
             else
             {
                 Block* block = Block.FromPayload(pointer);
-                HeapCounters.CountFree(&heap->Counters, block->Requested);
+                blocks++;
+                requested += block->Requested;
                 if (!QuickBins.TryPushOverfill(BinsOf(heap), block)) // the push marks it Cached
                 {
                     block->Info &= ~Block.FlagMask; // allocated again, for the moment it takes to free it here
@@ -237,6 +241,7 @@ internal unsafe partial struct Heap
             }
             count++;
         }
+        HeapCounters.CountFrees(&heap->Counters, blocks, requested);
         return count;
     }
 }

@@ -27,6 +27,7 @@
 //   (Heap.GrowQuickBins); ReleaseQuickBins puts it back once every bin is empty.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace FtMalloc.Core.Memory;
 
@@ -67,7 +68,11 @@ internal unsafe struct QuickBins
     private static ulong* Heads(QuickBins* bins) => (ulong*)((byte*)bins + HeadsOffset);
 
     /// <summary>Blocks bin <paramref name="bin"/> may hold.</summary>
-    public readonly int Capacity(nuint bin) => bin < 2 ? 0 : (int)(bin <= 16 ? Limit : Limit >> 2);
+    public readonly int Capacity(nuint bin) => bin < 2 ? 0 : BlockBinCapacity(bin);
+
+    /// <summary>Capacity of a bin that can hold a block (2 and up: blocks are 32 bytes or more), in one shift.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private readonly int BlockBinCapacity(nuint bin) => (int)(_limit >> (bin <= 16 ? 0 : 2));
 
     /// <summary>Bytes of the blocks in bins 2 to <paramref name="lastBin"/> (slow paths only: reads every bin's room).</summary>
     public readonly nuint CachedBytes(int lastBin)
@@ -96,8 +101,14 @@ internal unsafe struct QuickBins
         return bin < 2 ? 2 : bin;
     }
 
+    // The link of a cached block is its payload's first word. Read and written through these
+    // two rather than a ref-returning accessor: a returned ref becomes a temporary address in a
+    // register (one lea more on each push and pop), a plain expression folds into the move.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ref Block* NextCached(Block* block) => ref *(Block**)Block.PayloadOf(block);
+    private static Block* NextCached(Block* block) => *(Block**)((byte*)block + SizeClasses.Categories.PayloadOffset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SetNextCached(Block* block, Block* next) => *(Block**)((byte*)block + SizeClasses.Categories.PayloadOffset) = next;
 
     /// <summary>The first block of bin <paramref name="bin"/> (&lt; Count), still linked, or null.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -107,8 +118,11 @@ internal unsafe struct QuickBins
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Unlink(QuickBins* bins, nuint bin, Block* head)
     {
-        Heads(bins)[bin] = (ulong)NextCached(head);
+        Block* next = NextCached(head);
+        Heads(bins)[bin] = (ulong)next;
         Room(bins)[bin]++;
+        // The next pop of this bin reads next's link, in its payload's first line; its caller then writes there.
+        if (Sse.IsSupported) Sse.Prefetch0(Block.PayloadOf(next));
     }
 
     /// <summary>A cached block of bin <paramref name="bin"/> (&lt; Count), unlinked, or null.</summary>
@@ -129,7 +143,7 @@ internal unsafe struct QuickBins
     public static bool TryPushOverfill(QuickBins* bins, Block* block)
     {
         nuint bin = Block.BinOf(block);
-        if (bin >= Count || Room(bins)[bin] <= -(OverfillFactor - 1) * bins->Capacity(bin)) return false;
+        if (bin >= Count || Room(bins)[bin] <= -(OverfillFactor - 1) * bins->BlockBinCapacity(bin)) return false;
         Push(bins, block, bin);
         return true;
     }
@@ -139,7 +153,7 @@ internal unsafe struct QuickBins
     public static void Push(QuickBins* bins, Block* block, nuint bin)
     {
         block->Info = Block.FlagCached;
-        NextCached(block) = (Block*)Heads(bins)[bin];
+        SetNextCached(block, (Block*)Heads(bins)[bin]);
         Heads(bins)[bin] = (ulong)block;
         Room(bins)[bin]--;
     }

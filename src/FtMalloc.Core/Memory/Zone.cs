@@ -19,6 +19,7 @@
 //   when the zone is made: a LARGE zone's header may be carved from a freed block's bytes)
 //   a TINY/SMALL zone whose area is one free block is "empty": at most one empty zone
 //   per category per heap stays mapped (Heap.SpareZone), the others are unmapped
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using FtMalloc.Core.SizeClasses;
@@ -105,6 +106,18 @@ internal unsafe struct Zone
     public static bool IsBlockStart(Zone* zone, Block* block)
     {
         nuint i = GranuleIndex(zone, block);
+        return i < zone->BlockGranules && (StartBits(zone)[i >> 6] & (1UL << (int)(i & 63))) != 0;
+    }
+
+    /// <summary>
+    /// IsBlockStart for any address, 16-byte aligned or not: the offset from AreaStart (itself
+    /// aligned) is rotated right by 4 instead of shifted, so a misaligned address carries its
+    /// low bits to the top and fails the bound. One test instead of two on the free fast path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool IsAlignedBlockStart(Zone* zone, Block* block)
+    {
+        nuint i = BitOperations.RotateRight((nuint)((byte*)block - zone->AreaStart), Categories.GranuleShift);
         return i < zone->BlockGranules && (StartBits(zone)[i >> 6] & (1UL << (int)(i & 63))) != 0;
     }
 

@@ -45,26 +45,31 @@ internal unsafe struct HeapCounters
         }
     }
 
-    /// <summary>The fast path's malloc: one call, one block of bin <paramref name="bin"/>, <paramref name="request"/> bytes asked.</summary>
+    // The fast paths' updates take the heap itself, not its counters: every address below is
+    // then the heap plus a constant (and the bin), which NativeAOT folds into the instruction.
+    // Given a pointer to the counters instead, it keeps that pointer in a register and adds
+    // one lea per update (three instructions more on a malloc/free pair).
+
+    /// <summary>The fast path's malloc: one call, one block of bin <paramref name="bin"/>, <paramref name="request"/> bytes asked; <paramref name="heap"/> is the Heap the counters are in.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void CountCachedMalloc(HeapCounters* counters, nuint bin, nuint request)
+    public static void CountCachedMalloc(byte* heap, nuint bin, nuint request)
     {
 #if !FT_MALLOC_NO_COUNTERS
-        ((ulong*)((byte*)counters + BinMallocsOffset))[bin]++;
-        ulong* v = (ulong*)counters;
-        v[(int)Counter.BytesRequested] += request;
-        ulong inUse = v[(int)Counter.InUseBytes] += request;
-        if (inUse > v[(int)Counter.PeakInUseBytes]) v[(int)Counter.PeakInUseBytes] = inUse;
+        *(ulong*)(heap + Heap.CountersOffset + BinMallocsOffset + bin * 8) += 1;
+        *(ulong*)(heap + Heap.CountersOffset + 8 * (int)Counter.BytesRequested) += request;
+        ulong inUse = *(ulong*)(heap + Heap.CountersOffset + 8 * (int)Counter.InUseBytes) += request;
+        if (inUse > *(ulong*)(heap + Heap.CountersOffset + 8 * (int)Counter.PeakInUseBytes))
+            *(ulong*)(heap + Heap.CountersOffset + 8 * (int)Counter.PeakInUseBytes) = inUse;
 #endif
     }
 
-    /// <summary>The fast path's free: one call, one block of bin <paramref name="bin"/> that held <paramref name="requested"/> bytes.</summary>
+    /// <summary>The fast path's free: one call, one block of bin <paramref name="bin"/> that held <paramref name="requested"/> bytes; <paramref name="heap"/> is the Heap the counters are in.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void CountCachedFree(HeapCounters* counters, nuint bin, nuint requested)
+    public static void CountCachedFree(byte* heap, nuint bin, nuint requested)
     {
 #if !FT_MALLOC_NO_COUNTERS
-        ((ulong*)((byte*)counters + BinFreesOffset))[bin]++;
-        ((ulong*)counters)[(int)Counter.InUseBytes] -= requested;
+        *(ulong*)(heap + Heap.CountersOffset + BinFreesOffset + bin * 8) += 1;
+        *(ulong*)(heap + Heap.CountersOffset + 8 * (int)Counter.InUseBytes) -= requested;
 #endif
     }
 
@@ -123,6 +128,17 @@ internal unsafe struct HeapCounters
 #if !FT_MALLOC_NO_COUNTERS
         ulong* v = (ulong*)counters;
         v[(int)Counter.Frees]++;
+        v[(int)Counter.InUseBytes] -= requested;
+#endif
+    }
+
+    /// <summary><paramref name="count"/> frees at once, of blocks that held <paramref name="requested"/> bytes together.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void CountFrees(HeapCounters* counters, nuint count, nuint requested)
+    {
+#if !FT_MALLOC_NO_COUNTERS
+        ulong* v = (ulong*)counters;
+        v[(int)Counter.Frees] += count;
         v[(int)Counter.InUseBytes] -= requested;
 #endif
     }

@@ -23,29 +23,34 @@ public unsafe class FastPathLayoutTests
     [Fact(DisplayName = "HeapCounters: per-bin fast-path counts read back as mallocs, calls, bytes served, frees")]
     public void Per_bin_counts_fold_into_the_counters_they_stand_for()
     {
-        HeapCounters counters = default;
-        HeapCounters.Add(&counters, Counter.CallsMalloc, 5);     // the full path's own
-        HeapCounters.CountAllocation(&counters, 100, 112);
-        HeapCounters.CountCachedMalloc(&counters, 3, 20);        // a 48-byte block: 40 usable
-        HeapCounters.CountCachedMalloc(&counters, 3, 30);
-        HeapCounters.CountCachedMalloc(&counters, 10, 140);      // a 160-byte block: 152 usable
-        HeapCounters.CountCachedFree(&counters, 3, 20);
+        Heap heap = default; // the fast paths' updates take the heap the counters are in
+        HeapCounters* counters = Heap.CountersOf(&heap);
+        HeapCounters.Add(counters, Counter.CallsMalloc, 5);      // the full path's own
+        HeapCounters.CountAllocation(counters, 100, 112);
+        HeapCounters.CountCachedMalloc((byte*)&heap, 3, 20);     // a 48-byte block: 40 usable
+        HeapCounters.CountCachedMalloc((byte*)&heap, 3, 30);
+        HeapCounters.CountCachedMalloc((byte*)&heap, 10, 140);   // a 160-byte block: 152 usable
+        HeapCounters.CountCachedFree((byte*)&heap, 3, 20);
 
-        Assert.Equal(4UL, counters[Counter.Mallocs]);
-        Assert.Equal(8UL, counters[Counter.CallsMalloc]);
-        Assert.Equal(112UL + 40 + 40 + 152, counters[Counter.BytesServed]);
-        Assert.Equal(100UL + 20 + 30 + 140, counters[Counter.BytesRequested]);
-        Assert.Equal(100UL + 30 + 140, counters[Counter.InUseBytes]);
-        Assert.Equal(100UL + 20 + 30 + 140, counters[Counter.PeakInUseBytes]);
-        Assert.Equal(1UL, counters[Counter.Frees]);
-        Assert.Equal(1UL, counters[Counter.CallsFree]);
+        Assert.Equal(4UL, heap.Counters[Counter.Mallocs]);
+        Assert.Equal(8UL, heap.Counters[Counter.CallsMalloc]);
+        Assert.Equal(112UL + 40 + 40 + 152, heap.Counters[Counter.BytesServed]);
+        Assert.Equal(100UL + 20 + 30 + 140, heap.Counters[Counter.BytesRequested]);
+        Assert.Equal(100UL + 30 + 140, heap.Counters[Counter.InUseBytes]);
+        Assert.Equal(100UL + 20 + 30 + 140, heap.Counters[Counter.PeakInUseBytes]);
+        Assert.Equal(1UL, heap.Counters[Counter.Frees]);
+        Assert.Equal(1UL, heap.Counters[Counter.CallsFree]);
+
+        HeapCounters.CountFrees(counters, 2, 30 + 140);          // the remote-free drain counts a batch at once
+        Assert.Equal(3UL, heap.Counters[Counter.Frees]);
+        Assert.Equal(100UL, heap.Counters[Counter.InUseBytes]);
 
         HeapCounters total = default;
-        total.AddAll(ref counters);
-        total.AddAll(ref counters);
+        total.AddAll(ref heap.Counters);
+        total.AddAll(ref heap.Counters);
         Assert.Equal(8UL, total[Counter.Mallocs]);
         Assert.Equal(2 * (112UL + 40 + 40 + 152), total[Counter.BytesServed]);
-        Assert.Equal(2UL, total[Counter.Frees]);
+        Assert.Equal(6UL, total[Counter.Frees]);
         total.Clear();
         Assert.Equal(0UL, total[Counter.Mallocs]);
         Assert.Equal(0UL, total[Counter.Frees]);
