@@ -1,7 +1,9 @@
 // Each thread's heap, and the process hooks. The C ABI finds the calling thread's heap
 // from pthread_self() (a call that reads one word) in a small table of heaps indexed by
 // a hash of it, checked against the heap's OwnerThread; on a miss, pthread_getspecific
-// has the answer and the table is refreshed. ([ThreadStatic] would need the runtime.) A
+// has the answer and the table is refreshed. ([ThreadStatic] would need the runtime.)
+// While the process has only ever had one thread the fast paths skip all this and use the
+// main thread's heap (FastPaths.cs: glibc's __libc_single_threaded, looked up here). A
 // thread gets a heap at its first allocation or its first free of another thread's
 // block (HeapRegistry.Acquire: an abandoned one if possible): a consumer thread that only
 // frees then counts its calls with plain adds on a heap of its own, not with atomic adds
@@ -151,8 +153,8 @@ internal static unsafe class ThreadHeap
             s_cache.Slots[Slot(main->OwnerThread)] = (ulong)main;
         }
         Volatile.Write(ref s_state, 2);
-        // The name is written on the stack, not read from a literal: ld.so's lookup would
-        // otherwise fault in a page of the library's read-only data for these 13 bytes.
+        // The names are written on the stack, not read from literals: ld.so's lookup would
+        // otherwise fault in a page of the library's read-only data for these few bytes.
         // (A struct, not stackalloc, which would read the stack-guard cookie, on a page of its own.)
         SymbolName name;
         name.Head = 0x5F64616572687470; // "pthread_"
