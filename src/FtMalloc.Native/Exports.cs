@@ -33,13 +33,21 @@ internal static unsafe class Exports
     // Heap.FastPath.cs) are written out here, as straight-line tests that each jump to the
     // full path, because that is the shape NativeAOT compiles best. The full path starts
     // again from nothing, or from the caller's heap once the fast path has found it.
+    // The caller's heap: in a single-threaded process, FastPaths.SoleHeap, with no call at
+    // all (FastPaths.cs); otherwise the *Threaded functions find it from pthread_self(),
+    // apart, so that the single-threaded path saves no register for that call.
     [RuntimeExport("malloc")]
     public static void* Malloc(nuint size)
     {
         if (!FastPaths.Open) return MallocSlow(size);
-        nuint self = Pthread.Self();
-        Heap* heap = ThreadHeap.Candidate(self);
-        if (heap == null || heap->OwnerThread != self) return MallocSlow(size);
+        if (*FastPaths.SingleThreaded == 0) return MallocThreaded(size);
+        return MallocFrom(FastPaths.SoleHeap, size);
+    }
+
+    /// <summary>malloc's fast path once the caller's heap is known: pop the request's quick bin, or go on to the full path from that heap.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void* MallocFrom(Heap* heap, nuint size)
+    {
         if (size > QuickBins.MaxRequestBytes) return MallocOwned(heap, size);
         QuickBins* bins = Heap.BinsOf(heap);
         nuint bin = QuickBins.BinOfRequest(size);
@@ -49,15 +57,67 @@ internal static unsafe class Exports
         return Heap.CommitCached(heap, block, bin, size);
     }
 
+    /// <summary>malloc in a process that has (or had) other threads: the caller's heap from its pthread_self().</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void* MallocThreaded(nuint size)
+    {
+        nuint self = Pthread.Self();
+        Heap* heap = ThreadHeap.Candidate(self);
+        if (heap == null || heap->OwnerThread != self) return MallocSlow(size);
+        return MallocFrom(heap, size);
+    }
+
     [RuntimeExport("free")]
     public static void Free(void* pointer)
     {
         if (!FastPaths.Open) goto slow;
+        if (*FastPaths.SingleThreaded == 0) { FreeThreaded(pointer); return; }
+        Zone* zone = ZoneOfAllocated(pointer);
+        if (zone == null) goto slow;
+        Heap* heap = FastPaths.SoleHeap;
+        if (zone->Owner != heap) goto slow; // a heap the one thread does not own (a fork child's retired ones)
+        FreeTo(heap, zone, Block.FromPayload(pointer));
+        return;
+    slow:
+        FreeSlow(pointer);
+    }
+
+    /// <summary>
+    /// The zone of <paramref name="pointer"/> if it is the payload of an allocated TINY/SMALL
+    /// block, else null: Locate's checks (zone map, start bit, flags), in the order that
+    /// reads nothing a previous test did not vouch for. The free and realloc fast paths'.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Zone* ZoneOfAllocated(void* pointer)
+    {
+        nuint address = (nuint)pointer;
+        Zone** leaf = ZoneMap.LeafWrapped(address);
+        if (leaf == null) return null;
+        Zone* zone = ZoneMap.InLeaf(leaf, address);
+        if (zone == null || !Heap.IsAllocatedBlock(zone, Block.FromPayload(pointer))) return null;
+        return zone;
+    }
+
+    /// <summary>free's fast path once the block (checked) is known to be of the caller's heap: into its quick bin, or freed for real if the bin is full.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FreeTo(Heap* heap, Zone* zone, Block* block)
+    {
+        nuint bin = Block.BinOf(block);
+        if (!QuickBins.HasRoom(Heap.BinsOf(heap), bin)) { FreeOwned(heap, zone, block); return; }
+        Heap.CacheFreed(heap, block, bin);
+    }
+
+    /// <summary>
+    /// free in a process that has (or had) other threads: the caller's heap from its
+    /// pthread_self() (asked first: the call then overlaps the zone map's loads), then its
+    /// own block, or another thread's to hand back.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void FreeThreaded(void* pointer)
+    {
         nuint self = Pthread.Self();
-        // Zone map, start bit, flags: Locate's checks, in the order that reads nothing a
-        // previous test did not vouch for. Realloc's fast path repeats these lines: as a
-        // shared inlined helper they cost free three instructions (a null materialised and
-        // tested again).
+        // ZoneOfAllocated's checks written out: as the inlined helper they cost this path, the
+        // one threads take, four instructions (a null materialised and tested again).
         nuint address = (nuint)pointer;
         Zone** leaf = ZoneMap.LeafWrapped(address);
         if (leaf == null) goto slow;
@@ -66,12 +126,11 @@ internal static unsafe class Exports
         Block* block = Block.FromPayload(pointer);
         if (!Heap.IsAllocatedBlock(zone, block)) goto slow;
         Heap* heap = ThreadHeap.Candidate(self);
-        if (zone->Owner != heap || heap->OwnerThread != self) goto other;
-        nuint bin = Block.BinOf(block);
-        if (!QuickBins.HasRoom(Heap.BinsOf(heap), bin)) { FreeOwned(heap, zone, block); return; }
-        Heap.CacheFreed(heap, block, bin);
-        return;
-    other:
+        if (zone->Owner == heap && heap->OwnerThread == self)
+        {
+            FreeTo(heap, zone, block);
+            return;
+        }
         // heap is still the table's candidate for this thread: FreeRemote checks it rather than look it up again.
         if (zone->Owner->OwnerThread != self && FreeRemote(zone->Owner, block, heap, self)) return;
     slow:
@@ -116,19 +175,24 @@ internal static unsafe class Exports
         // NULL take the full path): a block of the caller's own heap is resized or moved
         // without being looked up again.
         if (!FastPaths.Open || size - 1 >= Categories.SmallMaxRequest) goto slow;
-        nuint self = Pthread.Self();
-        nuint address = (nuint)pointer;
-        Zone** leaf = ZoneMap.LeafWrapped(address);
-        if (leaf == null) goto slow;
-        Zone* zone = ZoneMap.InLeaf(leaf, address);
-        if (zone == null) goto slow;
-        Block* block = Block.FromPayload(pointer);
-        if (!Heap.IsAllocatedBlock(zone, block)) goto slow;
-        Heap* heap = ThreadHeap.Candidate(self);
-        if (zone->Owner != heap || heap->OwnerThread != self) goto slow;
-        return CAllocator.ReallocChecked(heap, zone, block, size);
+        if (*FastPaths.SingleThreaded == 0) return ReallocThreaded(pointer, size);
+        Zone* zone = ZoneOfAllocated(pointer);
+        if (zone == null || zone->Owner != FastPaths.SoleHeap) goto slow;
+        return CAllocator.ReallocChecked(FastPaths.SoleHeap, zone, Block.FromPayload(pointer), size);
     slow:
         return ReallocSlow(pointer, size);
+    }
+
+    /// <summary>realloc's fast path in a process that has (or had) other threads: a block of the caller's heap (from its pthread_self()) is resized here.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void* ReallocThreaded(void* pointer, nuint size)
+    {
+        nuint self = Pthread.Self();
+        Zone* zone = ZoneOfAllocated(pointer);
+        if (zone == null) return ReallocSlow(pointer, size);
+        Heap* heap = ThreadHeap.Candidate(self);
+        if (zone->Owner != heap || heap->OwnerThread != self) return ReallocSlow(pointer, size);
+        return CAllocator.ReallocChecked(heap, zone, Block.FromPayload(pointer), size);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -1,7 +1,9 @@
 // Each thread's heap, and the process hooks. The C ABI finds the calling thread's heap
 // from pthread_self() (a call that reads one word) in a small table of heaps indexed by
 // a hash of it, checked against the heap's OwnerThread; on a miss, pthread_getspecific
-// has the answer and the table is refreshed. ([ThreadStatic] would need the runtime.) A
+// has the answer and the table is refreshed. ([ThreadStatic] would need the runtime.)
+// While the process has only ever had one thread the fast paths skip all this and use the
+// main thread's heap (FastPaths.cs: glibc's __libc_single_threaded, looked up here). A
 // thread gets a heap at its first allocation or its first free of another thread's
 // block (HeapRegistry.Acquire: an abandoned one if possible): a consumer thread that only
 // frees then counts its calls with plain adds on a heap of its own, not with atomic adds
@@ -151,13 +153,18 @@ internal static unsafe class ThreadHeap
             s_cache.Slots[Slot(main->OwnerThread)] = (ulong)main;
         }
         Volatile.Write(ref s_state, 2);
-        // The name is written on the stack, not read from a literal: ld.so's lookup would
-        // otherwise fault in a page of the library's read-only data for these 13 bytes.
+        // The names are written on the stack, not read from literals: ld.so's lookup would
+        // otherwise fault in a page of the library's read-only data for these few bytes.
         // (A struct, not stackalloc, which would read the stack-guard cookie, on a page of its own.)
         SymbolName name;
         name.Head = 0x5F64616572687470; // "pthread_"
-        name.Tail = 0x00000000666C6573; // "self\0"
+        name.Middle = 0x00000000666C6573; // "self\0"
+        name.Tail = 0;
         Pthread.Self = (delegate*<nuint>)Pthread.dlsym(null, (byte*)&name); // RTLD_DEFAULT
+        name.Head = 0x735F6362696C5F5F; // "__libc_s"
+        name.Middle = 0x68745F656C676E69; // "ingle_th"
+        name.Tail = 0x0000646564616572; // "readed\0"
+        FastPaths.SetSingleThread((byte*)Pthread.dlsym(null, (byte*)&name), main); // the variable is glibc 2.32's
         // A managed pointer with bit 1 set would be taken for a "fat" generic pointer: a libc
         // function is at least 16-byte aligned, but say no rather than trust it.
         if (ZoneMap.EnsureRoot() && Pthread.Self != null && ((nuint)Pthread.Self & 2) == 0) FastPaths.MarkReady(); // else every call takes the full path
@@ -196,10 +203,11 @@ internal static unsafe class ThreadHeap
         Volatile.Write(ref s_forkHooks, 2);
     }
 
-    /// <summary>A NUL-terminated symbol name of up to 15 characters, built in registers.</summary>
+    /// <summary>A NUL-terminated symbol name of up to 23 characters, built in registers.</summary>
     private struct SymbolName
     {
         public ulong Head;
+        public ulong Middle;
         public ulong Tail;
     }
 
@@ -225,7 +233,11 @@ internal static unsafe class ThreadHeap
     [RuntimeExport("ft_malloc_after_fork_child")]
     private static void AfterForkInChild()
     {
-        HeapRegistry.AfterForkInChild(Current);
+        // The child's one thread is the one that forked: if glibc says the child is single-
+        // threaded (2.36 does not, after threads existed), its heap is the sole heap.
+        Heap* current = Current;
+        FastPaths.SetSingleThread(FastPaths.SingleThreaded, current);
+        HeapRegistry.AfterForkInChild(current);
         PageMemory.ResetForeignReadsInChild();
         ProcessReports.AfterForkInChild();
     }

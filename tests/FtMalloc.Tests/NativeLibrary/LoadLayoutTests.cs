@@ -52,6 +52,8 @@ public sealed class LoadLayoutTests
             "FtMalloc_Core_FtMalloc_Core_Os_PageMemory", "FtMalloc_Core_FtMalloc_Core_Options_Settings",
             "FtMalloc_Core_FtMalloc_Core_Memory_Heap", "FtMalloc_Core_FtMalloc_Core_Memory_HeapRegistry",
             "FtMalloc_Core_FtMalloc_Core_Memory_ZoneMap", "FtMalloc_Core_FtMalloc_Core_CSemantics_FastPaths",
+            "FtMalloc_Core_FtMalloc_Core_CSemantics_FastPaths_SingleThreadedByte",
+            "FtMalloc_Core_FtMalloc_Core_CSemantics_FastPaths_SoleHeapPointer",
             "FtMalloc_Core_FtMalloc_Core_CSemantics_Instrumented", "FtMalloc_Native_FtMalloc_Native_ThreadHeap",
             "FtMalloc_Native_FtMalloc_Native_Pthread",
         };

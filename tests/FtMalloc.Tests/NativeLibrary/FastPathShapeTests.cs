@@ -1,0 +1,24 @@
+// The shape of the exported malloc and free in the built library (Exports.cs, FastPaths.cs):
+// in a single-threaded process they find the caller's heap without asking who the caller is,
+// so neither makes a call of its own. Every way out of them is a jump (to the full path, or
+// to the *Threaded functions that call pthread_self()): a call would also make NativeAOT
+// save registers on every malloc and free, the cost this shape removes (10.1 -> 6.9 ns a pair).
+using System.Linq;
+
+namespace FtMalloc.Tests.NativeLibrary;
+
+public sealed class FastPathShapeTests
+{
+    [Theory(DisplayName = "the exported fast path makes no call: every way out is a jump")]
+    [InlineData("malloc")]
+    [InlineData("free")]
+    public void Fast_path_makes_no_call(string export)
+    {
+        CallGraph graph = CallGraph.Read(NativeBuild.LibraryPath, new[] { export });
+        CallGraph.Function function = graph.Find(export) ?? throw new Xunit.Sdk.XunitException($"{export} is not a function of the library");
+        Assert.NotEmpty(function.Instructions);
+        var calls = function.Instructions.Where(i => i.Mnemonic.StartsWith("call")).Select(i => $"0x{i.Address:X}: {i.Mnemonic} {i.Operands}").ToList();
+        Assert.True(calls.Count == 0, $"{export} calls:\n  " + string.Join("\n  ", calls));
+        Assert.Contains(function.Instructions, i => i.Mnemonic.StartsWith("jmp") && i.Reference != null && !function.Contains(i.Reference.Value));
+    }
+}
