@@ -50,8 +50,16 @@ internal static unsafe class ThreadHeap
     public static Heap* Current
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => CurrentOf(Pthread.pthread_self());
+        get
+        {
+            Heap* sole = SoleHeapOfOnlyThread();
+            return sole != null ? sole : CurrentOf(Pthread.pthread_self());
+        }
     }
+
+    /// <summary>The caller's heap without asking who the caller is, while the process has one thread (FastPaths.cs); else null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Heap* SoleHeapOfOnlyThread() => FastPaths.Open && *FastPaths.SingleThreaded != 0 ? FastPaths.SoleHeap : null;
 
     /// <summary>The heap of the calling thread, whose pthread_self() is <paramref name="self"/>, or null if it has none yet.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -84,7 +92,11 @@ internal static unsafe class ThreadHeap
 
     /// <summary>The calling thread's heap, created (or adopted) on its first allocation.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Heap* Get() => GetOf(Pthread.pthread_self());
+    public static Heap* Get()
+    {
+        Heap* sole = SoleHeapOfOnlyThread();
+        return sole != null ? sole : GetOf(Pthread.pthread_self());
+    }
 
     /// <summary>Get, for a caller that already has its pthread_self() in <paramref name="self"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -235,7 +247,7 @@ internal static unsafe class ThreadHeap
     {
         // The child's one thread is the one that forked: if glibc says the child is single-
         // threaded (2.36 does not, after threads existed), its heap is the sole heap.
-        Heap* current = Current;
+        Heap* current = CurrentOf(Pthread.pthread_self()); // not Current: SoleHeap is the parent's main thread's until set here
         FastPaths.SetSingleThread(FastPaths.SingleThreaded, current);
         HeapRegistry.AfterForkInChild(current);
         PageMemory.ResetForeignReadsInChild();

@@ -182,7 +182,7 @@ internal unsafe partial struct Heap
         nuint dirty = request;
         byte* payload = Categories.Of(request) == Category.Large
             ? AllocateLarge(heap, request, Categories.Granule, out dirty)
-            : Allocate(heap, request);
+            : AllocateFast(heap, request); // a cached block of the size if there is one, as malloc
         if (payload != null && dirty != 0) Libc.memset(payload, 0, dirty < request ? dirty : request);
         return payload;
     }
