@@ -246,6 +246,7 @@ internal unsafe struct LargeExtents
     /// </summary>
     public readonly nuint FindWindow(nuint bytes)
     {
+        if (bytes > FreeBytes) return 0; // no run can hold it (and End(i) - bytes below could wrap around)
         int fit = -1;
         for (int i = 0; i < Count; i++)
             if (IsDirty(i) && Bytes(i) >= bytes && (fit < 0 || Bytes(i) < Bytes(fit))) fit = i;
@@ -265,6 +266,7 @@ internal unsafe struct LargeExtents
             }
             // Backward from the end of extent i.
             if (Bytes(i) >= bytes) continue; // the forward window of i is as good
+            if (End(i) < bytes) continue; // the window would start below address 0
             dirty = DirtyIn(i, End(i) - bytes, bytes, forward: false, out covers);
             if (covers && (!found || dirty > bestDirty))
             {

@@ -7,6 +7,7 @@ using FtMalloc.Core.CSemantics;
 using FtMalloc.Core.Introspection;
 using FtMalloc.Core.Memory;
 using FtMalloc.Core.Os;
+using FtMalloc.Core.SizeClasses;
 using FtMalloc.Core.Stats;
 
 namespace FtMalloc.Tests.Core;
@@ -81,6 +82,35 @@ public unsafe class LargeExtentTests
             Assert.True(mmaps <= 25 && moves <= 300, $"{mmaps} mmap and {moves} mremap calls for 2,500 blocks");
             foreach (var slot in slots) CAllocator.Free(heap, (void*)slot.P);
             AssertValid(heap);
+        }
+        finally
+        {
+            Heap.Destroy(heap);
+        }
+    }
+
+    [Fact(DisplayName = "a request bigger than the address below the free LARGE extents gets NULL and ENOMEM, not a window that wraps around")]
+    public void HugeRequestAfterLargeFreeFails()
+    {
+        // python3's _decimal at maximum precision asks for ~2^59 bytes after freeing LARGE
+        // blocks: the backward window End(i) - bytes wrapped below address 0 and was "covered".
+        Heap* heap = NewHeap();
+        try
+        {
+            byte* kept = Touched(heap, 300 * KiB, 0x11);
+            CAllocator.Free(heap, Touched(heap, 200 * KiB, 0x22));
+            foreach (nuint n in new nuint[] { (nuint)1 << 47, (nuint)1 << 56, (nuint)842105263157894744UL, Categories.MaxRequest })
+            {
+                Libc.Errno = 0;
+                Assert.True(CAllocator.Malloc(heap, n) == null, $"malloc({n})");
+                Assert.Equal(Libc.ENOMEM, Libc.Errno);
+                Libc.Errno = 0;
+                Assert.True(CAllocator.Realloc(heap, kept, n) == null, $"realloc(p, {n})");
+                Assert.Equal(Libc.ENOMEM, Libc.Errno);
+            }
+            Assert.Equal((byte)0x11, kept[300 * KiB - 1]);
+            AssertValid(heap);
+            CAllocator.Free(heap, kept);
         }
         finally
         {
