@@ -56,7 +56,7 @@ internal unsafe partial struct Heap
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsAllocatedBlock(Zone* zone, Block* block) =>
-        Zone.IsAlignedBlockStart(zone, block) && block->IsAllocated;
+        Zone.IsBlockStart(zone, block) && block->IsAllocated;
 
     /// <summary>Parks <paramref name="block"/> (allocated, of bin <paramref name="bin"/>, which has room) in its quick bin, counting a free call.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -100,22 +100,13 @@ internal unsafe struct Zone
 
     /// <summary>
     /// True if <paramref name="block"/> is a block of this TINY/SMALL zone: in its area and
-    /// on a set start bit (any address: false for LARGE zones, see BlockGranules).
+    /// on a set start bit (any address, aligned or not: false for LARGE zones, see
+    /// BlockGranules). The offset from AreaStart (itself aligned) is rotated right by 4
+    /// instead of shifted, so a misaligned address carries its low bits to the top and fails
+    /// the bound: the free fast path needs no alignment test of its own.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsBlockStart(Zone* zone, Block* block)
-    {
-        nuint i = GranuleIndex(zone, block);
-        return i < zone->BlockGranules && (StartBits(zone)[i >> 6] & (1UL << (int)(i & 63))) != 0;
-    }
-
-    /// <summary>
-    /// IsBlockStart for any address, 16-byte aligned or not: the offset from AreaStart (itself
-    /// aligned) is rotated right by 4 instead of shifted, so a misaligned address carries its
-    /// low bits to the top and fails the bound. One test instead of two on the free fast path.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool IsAlignedBlockStart(Zone* zone, Block* block)
     {
         nuint i = BitOperations.RotateRight((nuint)((byte*)block - zone->AreaStart), Categories.GranuleShift);
         return i < zone->BlockGranules && (StartBits(zone)[i >> 6] & (1UL << (int)(i & 63))) != 0;
