@@ -145,29 +145,27 @@ internal static unsafe class Exports
         if (kind == ZoneTag.Tiny) { if (!Heap.IsAllocatedBlock(zone, Category.Tiny, block)) goto slow; }
         else if (kind != ZoneTag.Small || !Heap.IsAllocatedBlock(zone, Category.Small, block)) goto slow;
         Heap* heap = ThreadHeap.Candidate(self);
-        if (heap != null && ZoneTag.SameHeap(tag, heap->TinyTag) && heap->OwnerThread == self)
+        if (heap != null && heap->OwnerThread == self)
         {
-            FreeTo(heap, zone, block);
-            return;
+            if (ZoneTag.SameHeap(tag, heap->TinyTag))
+            {
+                FreeTo(heap, zone, block);
+                return;
+            }
+            // Another heap's block (or one of a heap without an id, maybe the caller's: the
+            // owner compare catches it). The owner's OwnerThread is not read: its line is the
+            // one its thread writes on every malloc and free (the bins), a coherence miss here.
+            Heap* owner = zone->Owner;
+            if (owner != heap && Heap.TryChainRemote(owner, block, heap)) return;
+            goto slow;
         }
-        // heap is still the table's candidate for this thread: FreeRemote checks it rather than look it up again.
-        if (zone->Owner->OwnerThread != self && FreeRemote(zone->Owner, block, heap, self)) return;
+        // The table's entry is not the caller's heap: the caller's is looked up, or made.
+        if (zone->Owner->OwnerThread != self && FreeRemoteFromUnknownHeap(zone->Owner, block, self)) return;
     slow:
         FreeSlow(pointer);
     }
 
-    /// <summary>
-    /// A valid block of another thread's heap: hand it back (Heap.Remote.cs), counted on the
-    /// caller's heap: <paramref name="candidate"/> (the thread-heap table's entry) when it is
-    /// the caller's, else found or given one (ThreadHeap.GetOf). TryFreeRemote is inlined here.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static bool FreeRemote(Heap* owner, Block* block, Heap* candidate, nuint self) =>
-        candidate != null && candidate->OwnerThread == self
-            ? Heap.TryChainRemote(owner, block, candidate)
-            : FreeRemoteFromUnknownHeap(owner, block, self);
-
-    /// <summary>FreeRemote when the table's candidate is not the caller's heap: the caller's heap is looked up (made if it has none).</summary>
+    /// <summary>A valid block of another thread's heap, freed by a thread whose thread-heap table entry is not its heap: hand it back (Heap.Remote.cs), counted on the caller's heap, looked up (made if it has none).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static bool FreeRemoteFromUnknownHeap(Heap* owner, Block* block, nuint self) =>
         Heap.TryFreeRemote(owner, block, ThreadHeap.GetOf(self));
