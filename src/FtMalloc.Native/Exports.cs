@@ -72,30 +72,46 @@ internal static unsafe class Exports
     {
         if (!FastPaths.Open) goto slow;
         if (*FastPaths.SingleThreaded == 0) { FreeThreaded(pointer); return; }
-        Zone* zone = ZoneOfAllocated(pointer);
-        if (zone == null) goto slow;
         Heap* heap = FastPaths.SoleHeap;
-        if (zone->Owner != heap) goto slow; // a heap the one thread does not own (a fork child's retired ones)
-        FreeTo(heap, zone, Block.FromPayload(pointer));
+        // OwnZoneOfAllocated written out: as the inlined helper it costs two instructions (a
+        // null materialised and tested again). A zone of a heap the one thread does not own
+        // (a fork child's retired ones) takes the full path.
+        nuint address = (nuint)pointer;
+        nuint* leaf = ZoneMap.LeafWrapped(address);
+        if (leaf == null) goto slow;
+        nuint entry = ZoneMap.EntryInLeaf(leaf, address);
+        nuint tag = ZoneTag.In(entry);
+        Zone* zone = (Zone*)(entry - tag);
+        Block* block = Block.FromPayload(pointer);
+        nuint own = tag ^ heap->TinyTag;
+        if (own == 0) { if (!Heap.IsAllocatedBlock(zone, Category.Tiny, block)) goto slow; }
+        else if (own != ZoneTag.OwnSmall || !Heap.IsAllocatedBlock(zone, Category.Small, block)) goto slow;
+        FreeTo(heap, zone, block);
         return;
     slow:
         FreeSlow(pointer);
     }
 
     /// <summary>
-    /// The zone of <paramref name="pointer"/> if it is the payload of an allocated TINY/SMALL
-    /// block, else null: Locate's checks (zone map, start bit, flags), in the order that
-    /// reads nothing a previous test did not vouch for. The free and realloc fast paths'.
+    /// The zone of <paramref name="pointer"/> if it is the payload of an allocated block of a
+    /// TINY/SMALL zone of <paramref name="heap"/>, else null: Locate's checks (zone map,
+    /// owner, start bit, flags) in the order that reads nothing a previous test did not vouch
+    /// for, with the owner and the zone's kind taken from the zone map's tag, so that no zone
+    /// header is read (ZoneTag.cs). The free and realloc fast paths'.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Zone* ZoneOfAllocated(void* pointer)
+    private static Zone* OwnZoneOfAllocated(Heap* heap, void* pointer)
     {
         nuint address = (nuint)pointer;
-        Zone** leaf = ZoneMap.LeafWrapped(address);
+        nuint* leaf = ZoneMap.LeafWrapped(address);
         if (leaf == null) return null;
-        Zone* zone = ZoneMap.InLeaf(leaf, address);
-        if (zone == null || !Heap.IsAllocatedBlock(zone, Block.FromPayload(pointer))) return null;
-        return zone;
+        nuint entry = ZoneMap.EntryInLeaf(leaf, address);
+        nuint tag = ZoneTag.In(entry);
+        Zone* zone = (Zone*)(entry - tag);
+        Block* block = Block.FromPayload(pointer);
+        nuint own = tag ^ heap->TinyTag; // 0: a TINY zone of heap's, OwnSmall: a SMALL one; else not heap's (or no zone, or LARGE)
+        if (own == 0) return Heap.IsAllocatedBlock(zone, Category.Tiny, block) ? zone : null;
+        return own == ZoneTag.OwnSmall && Heap.IsAllocatedBlock(zone, Category.Small, block) ? zone : null;
     }
 
     /// <summary>free's fast path once the block (checked) is known to be of the caller's heap: into its quick bin, or freed for real if the bin is full.</summary>
@@ -116,39 +132,40 @@ internal static unsafe class Exports
     private static void FreeThreaded(void* pointer)
     {
         nuint self = Pthread.Self();
-        // ZoneOfAllocated's checks written out: as the inlined helper they cost this path, the
-        // one threads take, four instructions (a null materialised and tested again).
+        // The block is checked before its owner is known (it may be another thread's), so the
+        // zone's kind comes from the tag alone; the owner test compares the tag's heap id.
         nuint address = (nuint)pointer;
-        Zone** leaf = ZoneMap.LeafWrapped(address);
+        nuint* leaf = ZoneMap.LeafWrapped(address);
         if (leaf == null) goto slow;
-        Zone* zone = ZoneMap.InLeaf(leaf, address);
-        if (zone == null) goto slow;
+        nuint entry = ZoneMap.EntryInLeaf(leaf, address);
+        nuint tag = ZoneTag.In(entry);
+        Zone* zone = (Zone*)(entry - tag);
         Block* block = Block.FromPayload(pointer);
-        if (!Heap.IsAllocatedBlock(zone, block)) goto slow;
+        nuint kind = tag & ZoneTag.KindMask;
+        if (kind == ZoneTag.Tiny) { if (!Heap.IsAllocatedBlock(zone, Category.Tiny, block)) goto slow; }
+        else if (kind != ZoneTag.Small || !Heap.IsAllocatedBlock(zone, Category.Small, block)) goto slow;
         Heap* heap = ThreadHeap.Candidate(self);
-        if (zone->Owner == heap && heap->OwnerThread == self)
+        if (heap != null && heap->OwnerThread == self)
         {
-            FreeTo(heap, zone, block);
-            return;
+            if (ZoneTag.SameHeap(tag, heap->TinyTag))
+            {
+                FreeTo(heap, zone, block);
+                return;
+            }
+            // Another heap's block (or one of a heap without an id, maybe the caller's: the
+            // owner compare catches it). The owner's OwnerThread is not read: its line is the
+            // one its thread writes on every malloc and free (the bins), a coherence miss here.
+            Heap* owner = zone->Owner;
+            if (owner != heap && Heap.TryChainRemote(owner, block, heap)) return;
+            goto slow;
         }
-        // heap is still the table's candidate for this thread: FreeRemote checks it rather than look it up again.
-        if (zone->Owner->OwnerThread != self && FreeRemote(zone->Owner, block, heap, self)) return;
+        // The table's entry is not the caller's heap: the caller's is looked up, or made.
+        if (zone->Owner->OwnerThread != self && FreeRemoteFromUnknownHeap(zone->Owner, block, self)) return;
     slow:
         FreeSlow(pointer);
     }
 
-    /// <summary>
-    /// A valid block of another thread's heap: hand it back (Heap.Remote.cs), counted on the
-    /// caller's heap: <paramref name="candidate"/> (the thread-heap table's entry) when it is
-    /// the caller's, else found or given one (ThreadHeap.GetOf). TryFreeRemote is inlined here.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static bool FreeRemote(Heap* owner, Block* block, Heap* candidate, nuint self) =>
-        candidate != null && candidate->OwnerThread == self
-            ? Heap.TryChainRemote(owner, block, candidate)
-            : FreeRemoteFromUnknownHeap(owner, block, self);
-
-    /// <summary>FreeRemote when the table's candidate is not the caller's heap: the caller's heap is looked up (made if it has none).</summary>
+    /// <summary>A valid block of another thread's heap, freed by a thread whose thread-heap table entry is not its heap: hand it back (Heap.Remote.cs), counted on the caller's heap, looked up (made if it has none).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static bool FreeRemoteFromUnknownHeap(Heap* owner, Block* block, nuint self) =>
         Heap.TryFreeRemote(owner, block, ThreadHeap.GetOf(self));
@@ -176,8 +193,8 @@ internal static unsafe class Exports
         // without being looked up again.
         if (!FastPaths.Open || size - 1 >= Categories.SmallMaxRequest) goto slow;
         if (*FastPaths.SingleThreaded == 0) return ReallocThreaded(pointer, size);
-        Zone* zone = ZoneOfAllocated(pointer);
-        if (zone == null || zone->Owner != FastPaths.SoleHeap) goto slow;
+        Zone* zone = OwnZoneOfAllocated(FastPaths.SoleHeap, pointer);
+        if (zone == null) goto slow;
         return CAllocator.ReallocChecked(FastPaths.SoleHeap, zone, Block.FromPayload(pointer), size);
     slow:
         return ReallocSlow(pointer, size);
@@ -188,10 +205,10 @@ internal static unsafe class Exports
     private static void* ReallocThreaded(void* pointer, nuint size)
     {
         nuint self = Pthread.Self();
-        Zone* zone = ZoneOfAllocated(pointer);
-        if (zone == null) return ReallocSlow(pointer, size);
         Heap* heap = ThreadHeap.Candidate(self);
-        if (zone->Owner != heap || heap->OwnerThread != self) return ReallocSlow(pointer, size);
+        if (heap == null || heap->OwnerThread != self) return ReallocSlow(pointer, size);
+        Zone* zone = OwnZoneOfAllocated(heap, pointer);
+        if (zone == null) return ReallocSlow(pointer, size);
         return CAllocator.ReallocChecked(heap, zone, Block.FromPayload(pointer), size);
     }
 

@@ -55,7 +55,7 @@ internal static unsafe class HeapValidator
             Zone* zone = zones.Current;
             zonesSeen++;
             for (nuint a = (nuint)zone; a < (nuint)zone + Zone.RegisteredBytes(zone); a += ZoneMap.ChunkBytes)
-                if (ZoneMap.Lookup((void*)a) != zone) return new HeapCheck(HeapDefect.ZoneMapEntryWrong, a);
+                if (ZoneMap.Entry((void*)a) != ((nuint)zone | ZoneTag.Of(heap, zone->Category))) return new HeapCheck(HeapDefect.ZoneMapEntryWrong, a);
             if (!OnList(Heap.ZoneListOf(heap, zone->Category), zone)) return new HeapCheck(HeapDefect.ZoneListWrong, (nuint)zone);
             if (zone->Category == Category.Large)
             {

@@ -58,6 +58,11 @@ internal unsafe partial struct Heap
     public static bool IsAllocatedBlock(Zone* zone, Block* block) =>
         Zone.IsBlockStart(zone, block) && block->IsAllocated;
 
+    /// <summary>IsAllocatedBlock for a zone the zone map's tag says is of <paramref name="category"/> (TINY or SMALL): no zone header read.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool IsAllocatedBlock(Zone* zone, Category category, Block* block) =>
+        Zone.IsBlockStart(zone, category, block) && block->IsAllocated;
+
     /// <summary>Parks <paramref name="block"/> (allocated, of bin <paramref name="bin"/>, which has room) in its quick bin, counting a free call.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void CacheFreed(Heap* heap, Block* block, nuint bin)

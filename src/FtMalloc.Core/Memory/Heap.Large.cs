@@ -92,7 +92,7 @@ internal unsafe partial struct Heap
         zone->LargeRequested = request;
         zone->RemoteFreed = 0;
         zone->BlockGranules = 0; // the header may sit on a freed block's bytes: free's fast path must reject every address here
-        if (!ZoneMap.Register(zone, Zone.RegisteredBytes(zone), zone))
+        if (!ZoneMap.Register(zone, Zone.RegisteredBytes(zone), zone, ZoneTag.Of(heap, Category.Large)))
         {
             FileFreeLarge(heap, (nuint)zone, bytes);
             return null;
@@ -305,7 +305,7 @@ internal unsafe partial struct Heap
 
         nuint old = (nuint)zone;
         // The new place is in the zone map before the header arrives there (a leaf may have to be mapped).
-        if (!ZoneMap.Register((void*)start, offset + 1, (Zone*)start))
+        if (!ZoneMap.Register((void*)start, offset + 1, (Zone*)start, ZoneTag.Of(heap, Category.Large)))
         {
             FileFreeLarge(heap, start, bytes); // put the window back (dirty: the safe side for calloc)
             return null;

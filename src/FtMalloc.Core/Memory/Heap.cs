@@ -33,6 +33,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
+using System.Threading;
 using FtMalloc.Core.Os;
 using FtMalloc.Core.SizeClasses;
 using FtMalloc.Core.Stats;
@@ -48,6 +49,8 @@ internal unsafe partial struct Heap
     // a field taken through a pointer before an indexed access); HeapLayoutTests checks the
     // offsets. Everything else the first TINY and SMALL allocations touch follows closely.
     public HeapKind Kind;
+    /// <summary>The zone-map tag of this heap's TINY zones (ZoneTag.cs): free's fast path tells its own zones by it.</summary>
+    public ushort TinyTag;
     /// <summary>HeapState: written by HeapRegistry with compare-and-swap.</summary>
     public int State;
     /// <summary>pthread_self() of the owner of a shared heap; 0 while it has none.</summary>
@@ -86,6 +89,9 @@ internal unsafe partial struct Heap
 
     // ---- lifetime -------------------------------------------------------------------
 
+    /// <summary>Heaps created so far: the last heap's id (ZoneTag.cs). Here, with the other statics set-up writes.</summary>
+    private static int s_heapsCreated;
+
     /// <summary>A new empty heap in pages of its own; <paramref name="quickBinLimit"/> blocks per quick bin (0: none).</summary>
     public static Heap* Create(HeapKind kind, uint quickBinLimit = QuickBins.DefaultLimit)
     {
@@ -93,6 +99,7 @@ internal unsafe partial struct Heap
         Heap* heap = (Heap*)PageMemory.Map(MappedBytes, PageMemory.PageSize);
         if (heap == null) return null;
         heap->Kind = kind;
+        heap->TinyTag = ZoneTag.ForHeap((uint)Interlocked.Increment(ref s_heapsCreated));
         heap->Bins.SetLimit(quickBinLimit);
         heap->BinLimitBase = quickBinLimit;
         return heap;
@@ -662,7 +669,7 @@ internal unsafe partial struct Heap
         zone->AreaStart = (byte*)zone + Zone.HeaderBytes + Zone.BitmapBytes(bytes);
         zone->AreaEnd = (byte*)zone + Zone.AreaEndOffset(category);
         zone->BlockGranules = Zone.AreaBytes(zone) >> Categories.GranuleShift;
-        if (!ZoneMap.Register(zone, bytes, zone))
+        if (!ZoneMap.Register(zone, bytes, zone, ZoneTag.Of(heap, category)))
         {
             PageMemory.Unmap(zone, bytes);
             return false;

@@ -1,7 +1,7 @@
 // What kind of heap, and where it is in its life. Kept in the heap (Heap.Kind, Heap.State).
 namespace FtMalloc.Core.Memory;
 
-internal enum HeapKind
+internal enum HeapKind : byte
 {
     /// <summary>A heap of the managed API: callers serialise its calls; another heap's block is an error.</summary>
     Standalone = 0,

@@ -5,7 +5,8 @@
 // reject pointers it never handed out before touching any memory near them.
 //
 //   root: 2^15 entries, one per 4 GiB of address space, each null or a leaf
-//   leaf: 2^16 entries, one per 64 KiB chunk, each null or a Zone*
+//   leaf: 2^16 entries, one per 64 KiB chunk, each 0 or a Zone* with a tag in its low
+//         16 bits (the owner heap's id and the zone's kind: ZoneTag.cs)
 // The root and the leaves are mapped on first use; pages never touched cost nothing. The
 // library maps the root when it is loaded (EnsureRoot), before it opens the fast paths,
 // so the free fast path reads it without a null test (LeafWrapped).
@@ -27,19 +28,27 @@ internal static unsafe class ZoneMap
     private const nuint LeafEntries = (nuint)1 << LeafBits;
     private const nuint RootEntries = (nuint)1 << RootBits;
 
-    private static nint s_root; // Zone***, installed once by compare-and-swap
+    private static nint s_root; // nuint**, installed once by compare-and-swap
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Zone* Lookup(void* address)
+    public static Zone* Lookup(void* address) => ZoneOf(Entry(address));
+
+    /// <summary>The tagged entry of <paramref name="address"/>'s chunk (0 if no zone covers it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static nuint Entry(void* address)
     {
         nuint a = (nuint)address;
         nuint rootIndex = a >> (ChunkShift + LeafBits);
-        Zone*** root = (Zone***)s_root;
-        if (rootIndex >= RootEntries || root == null) return null;
-        Zone** leaf = root[rootIndex];
-        if (leaf == null) return null;
+        nuint** root = (nuint**)s_root;
+        if (rootIndex >= RootEntries || root == null) return 0;
+        nuint* leaf = root[rootIndex];
+        if (leaf == null) return 0;
         return leaf[(a >> ChunkShift) & (LeafEntries - 1)];
     }
+
+    /// <summary>The zone of a tagged entry (null for 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Zone* ZoneOf(nuint entry) => (Zone*)(entry & ~ZoneTag.Mask);
 
     /// <summary>
     /// The leaf that would hold <paramref name="address"/>'s chunk, or null; an address at or
@@ -48,7 +57,7 @@ internal static unsafe class ZoneMap
     /// wrapped address is rejected there; and only once EnsureRoot succeeded (no null test).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Zone** LeafWrapped(nuint address) => ((Zone***)s_root)[(address >> (ChunkShift + LeafBits)) & (RootEntries - 1)];
+    public static nuint* LeafWrapped(nuint address) => ((nuint**)s_root)[(address >> (ChunkShift + LeafBits)) & (RootEntries - 1)];
 
     /// <summary>Maps the root if it is not there yet; false if the system said no.</summary>
     public static bool EnsureRoot()
@@ -57,41 +66,45 @@ internal static unsafe class ZoneMap
         return s_root != 0;
     }
 
-    /// <summary>The zone of <paramref name="address"/>'s chunk in <paramref name="leaf"/> (from LeafWrapped), or null.</summary>
+    /// <summary>The tagged entry of <paramref name="address"/>'s chunk in <paramref name="leaf"/> (from LeafWrapped), or 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Zone* InLeaf(Zone** leaf, nuint address) => leaf[(address >> ChunkShift) & (LeafEntries - 1)];
+    public static nuint EntryInLeaf(nuint* leaf, nuint address) => leaf[(address >> ChunkShift) & (LeafEntries - 1)];
 
-    /// <summary>Points every chunk of [start, start + bytes) at <paramref name="zone"/> (null to clear). False if a leaf could not be mapped.</summary>
-    public static bool Register(void* start, nuint bytes, Zone* zone)
+    /// <summary>
+    /// Points every chunk of [start, start + bytes) at <paramref name="zone"/> tagged with
+    /// <paramref name="tag"/> (ZoneTag.Of; null and 0 to clear). False if a leaf could not be mapped.
+    /// </summary>
+    public static bool Register(void* start, nuint bytes, Zone* zone, nuint tag)
     {
+        nuint entry = zone == null ? 0 : (nuint)zone | tag;
         for (nuint a = (nuint)start; a < (nuint)start + bytes; a += ChunkBytes)
         {
-            Zone** leaf = LeafFor(a, create: zone != null);
+            nuint* leaf = LeafFor(a, create: zone != null);
             if (leaf == null)
             {
                 if (zone != null) return false;
                 continue;
             }
-            Volatile.Write(ref *(nuint*)&leaf[(a >> ChunkShift) & (LeafEntries - 1)], (nuint)zone);
+            Volatile.Write(ref leaf[(a >> ChunkShift) & (LeafEntries - 1)], entry);
         }
         return true;
     }
 
-    public static void Unregister(void* start, nuint bytes) => Register(start, bytes, null);
+    public static void Unregister(void* start, nuint bytes) => Register(start, bytes, null, 0);
 
     /// <summary>Returns the leaf of address <paramref name="a"/>, mapping the root and the leaf when asked to create them.</summary>
-    private static Zone** LeafFor(nuint a, bool create)
+    private static nuint* LeafFor(nuint a, bool create)
     {
         nuint rootIndex = a >> (ChunkShift + LeafBits);
         if (rootIndex >= RootEntries) return null;
         if (s_root == 0 && (!create || !EnsureRoot())) return null;
-        Zone*** root = (Zone***)s_root;
+        nuint** root = (nuint**)s_root;
         // To create, read the slot with a compare-and-swap that changes nothing: a write
         // access, so an untouched page of the root faults in once, not twice (a plain read
         // maps the shared zero page, and the install then faults again to copy it).
-        Zone** leaf = create ? (Zone**)Interlocked.CompareExchange(ref *(nint*)&root[rootIndex], 0, 0) : root[rootIndex];
+        nuint* leaf = create ? (nuint*)Interlocked.CompareExchange(ref *(nint*)&root[rootIndex], 0, 0) : root[rootIndex];
         if (leaf == null && create)
-            leaf = (Zone**)Install(ref *(nint*)&root[rootIndex], LeafEntries * (nuint)sizeof(void*));
+            leaf = (nuint*)Install(ref *(nint*)&root[rootIndex], LeafEntries * (nuint)sizeof(nuint));
         return leaf;
     }
 
@@ -113,18 +126,18 @@ internal static unsafe class ZoneMap
     /// </summary>
     public static Zone* NextZoneAbove(nuint after, Heap* owner)
     {
-        Zone*** root = (Zone***)s_root;
+        nuint** root = (nuint**)s_root;
         if (root == null) return null;
         nuint a = after == 0 ? 0 : (after & ~(ChunkBytes - 1)) + ChunkBytes;
         while ((a >> (ChunkShift + LeafBits)) < RootEntries)
         {
-            Zone** leaf = root[a >> (ChunkShift + LeafBits)];
+            nuint* leaf = root[a >> (ChunkShift + LeafBits)];
             if (leaf == null)
             {
                 a = ((a >> (ChunkShift + LeafBits)) + 1) << (ChunkShift + LeafBits);
                 continue;
             }
-            Zone* z = leaf[(a >> ChunkShift) & (LeafEntries - 1)];
+            Zone* z = ZoneOf(leaf[(a >> ChunkShift) & (LeafEntries - 1)]);
             if (z != null && (nuint)z == a && (owner == null || z->Owner == owner)) return z;
             a += ChunkBytes;
         }

@@ -1,0 +1,80 @@
+// The zone map's tags (Memory/ZoneTag.cs): free's fast path decides "a TINY zone of this
+// heap", "a SMALL zone of this heap" or "neither" from tag ^ heap->TinyTag alone, so the
+// rule must hold for every tag a zone can carry and every heap, the heaps without an id
+// (None) included; and every zone's entries must carry its owner's tag.
+using FtMalloc.Core.Introspection;
+using FtMalloc.Core.Memory;
+
+namespace FtMalloc.Tests.Core;
+
+[Collection(InProcessCollection.Name)]
+public unsafe class ZoneTagTests
+{
+    /// <summary>What the fast path concludes: 1 (own TINY), 2 (own SMALL) or 0 (full path).</summary>
+    private static uint FastPathVerdict(nuint tag, ushort heapTag)
+    {
+        nuint own = tag ^ heapTag;
+        return own == 0 ? ZoneTag.Tiny : own == ZoneTag.OwnSmall ? ZoneTag.Small : 0;
+    }
+
+    [Fact]
+    public void Every_tag_a_zone_can_carry_is_told_apart_for_heaps_with_and_without_an_id()
+    {
+        uint[] heapIds = { 1, 2, 3, 1000, ZoneTag.MaxId - 1, ZoneTag.MaxId, ZoneTag.MaxId + 1, 100_000 };
+        foreach (uint heapId in heapIds)
+        {
+            ushort heapTag = ZoneTag.ForHeap(heapId);
+            bool hasId = heapId <= ZoneTag.MaxId;
+            Assert.Equal(hasId, heapTag != ZoneTag.None);
+            // Every tag ZoneTag.Of can write: ids 0 (no id) to MaxId, kinds 0 (LARGE), TINY, SMALL.
+            for (nuint zoneId = 0; zoneId <= ZoneTag.MaxId; zoneId++)
+                for (uint kind = 0; kind <= ZoneTag.Small; kind++)
+                {
+                    nuint tag = zoneId << ZoneTag.IdShift | kind;
+                    bool mine = hasId && zoneId == heapId;
+                    uint expected = mine ? kind : 0;
+                    uint verdict = FastPathVerdict(tag, heapTag);
+                    if (verdict != expected)
+                        Assert.Fail($"heap id {heapId} (tag 0x{heapTag:X}), zone tag 0x{tag:X}: verdict {verdict}, expected {expected}");
+                    if (ZoneTag.SameHeap(tag, heapTag) != mine)
+                        Assert.Fail($"heap id {heapId}, zone tag 0x{tag:X}: SameHeap is {!mine}");
+                }
+        }
+    }
+
+    [Fact]
+    public void A_null_entry_matches_no_heap()
+    {
+        foreach (uint heapId in new uint[] { 1, ZoneTag.MaxId, ZoneTag.MaxId + 1 })
+            Assert.Equal(0u, FastPathVerdict(ZoneTag.In(0), ZoneTag.ForHeap(heapId)));
+    }
+
+    [Fact]
+    public void Each_zone_is_registered_with_its_owners_tag_and_each_heap_has_its_own()
+    {
+        Heap* a = Heap.Create(HeapKind.Standalone);
+        Heap* b = Heap.Create(HeapKind.Standalone);
+        try
+        {
+            Assert.NotEqual(a->TinyTag, b->TinyTag);
+            Assert.NotEqual(ZoneTag.None, a->TinyTag);
+            byte* tiny = Heap.Allocate(a, 40);
+            byte* small = Heap.Allocate(a, 4000);
+            byte* large = Heap.Allocate(a, 1 << 20);
+            byte* otherTiny = Heap.Allocate(b, 40);
+            Assert.Equal((nuint)a->TinyTag, ZoneTag.In(ZoneMap.Entry(tiny)));
+            Assert.Equal((nuint)a->TinyTag ^ ZoneTag.OwnSmall, ZoneTag.In(ZoneMap.Entry(small)));
+            Assert.Equal((nuint)0, ZoneTag.In(ZoneMap.Entry(large)));
+            Assert.Equal((nuint)b->TinyTag, ZoneTag.In(ZoneMap.Entry(otherTiny)));
+            Assert.Equal(0u, FastPathVerdict(ZoneTag.In(ZoneMap.Entry(otherTiny)), a->TinyTag));
+            Assert.True(ZoneMap.Lookup(tiny) == ZoneMap.ZoneOf(ZoneMap.Entry(tiny)));
+            Assert.True(HeapValidator.Validate(a).Ok);
+            Assert.True(HeapValidator.Validate(b).Ok);
+        }
+        finally
+        {
+            Heap.Destroy(a);
+            Heap.Destroy(b);
+        }
+    }
+}
