@@ -50,6 +50,35 @@ public unsafe class ZoneTagTests
     }
 
     [Fact]
+    public void Heaps_made_after_the_ids_ran_out_tag_their_zones_with_id_0_and_match_no_tag()
+    {
+        // What Heap.Create gives once the ids ran out (ZoneTag.ForHeap above), set by hand on a
+        // heap that has no zone yet: using the ids up here would leave every later heap of
+        // the test process without one.
+        Assert.Equal(ZoneTag.None, ZoneTag.ForHeap(ZoneTag.MaxId + 1));
+        Heap* heap = Heap.Create(HeapKind.Standalone);
+        heap->TinyTag = ZoneTag.None;
+        try
+        {
+            byte* tiny = Heap.Allocate(heap, 40);
+            byte* small = Heap.Allocate(heap, 4000);
+            Assert.Equal((nuint)ZoneTag.Tiny, ZoneTag.In(ZoneMap.Entry(tiny)));
+            Assert.Equal((nuint)ZoneTag.Small, ZoneTag.In(ZoneMap.Entry(small)));
+            Assert.Equal(0u, FastPathVerdict(ZoneTag.In(ZoneMap.Entry(tiny)), heap->TinyTag));
+            Assert.Equal(0u, FastPathVerdict(ZoneTag.In(ZoneMap.Entry(small)), heap->TinyTag));
+            Assert.True(HeapValidator.Validate(heap).Ok);
+            Assert.Equal(PointerStatus.Valid, Heap.Free(heap, tiny));
+            Assert.Equal(PointerStatus.DoubleFree, Heap.Free(heap, tiny));
+            Assert.Equal(PointerStatus.Valid, Heap.Free(heap, small));
+            Assert.True(HeapValidator.Validate(heap).Ok);
+        }
+        finally
+        {
+            Heap.Destroy(heap);
+        }
+    }
+
+    [Fact]
     public void Each_zone_is_registered_with_its_owners_tag_and_each_heap_has_its_own()
     {
         Heap* a = Heap.Create(HeapKind.Standalone);
