@@ -275,9 +275,6 @@ internal unsafe partial struct Heap
         return released;
     }
 
-    /// <summary>Below this many bytes a growing LARGE block is copied; from here on its pages are moved (mremap costs about what copying 1 MiB does).</summary>
-    private const nuint MoveInsteadOfCopyBytes = 1024 * 1024;
-
     /// <summary>
     /// realloc of a LARGE block that cannot grow in place: a new range is carved and the
     /// block's pages are moved to its front with mremap (no copy, no fault), the rest filled
@@ -288,16 +285,16 @@ internal unsafe partial struct Heap
     private static byte* TryMoveLarge(Heap* heap, Zone* zone, nuint request)
     {
         nuint mapped = zone->MappedBytes, offset = (nuint)(zone->AreaStart - (byte*)zone);
-        if (Categories.Of(request) != Category.Large || mapped < MoveInsteadOfCopyBytes || offset >= ZoneMap.ChunkBytes) return null;
+        if (Categories.Of(request) != Category.Large || offset >= ZoneMap.ChunkBytes) return null;
         if (request > Categories.MaxRequest - offset) return null;
         nuint bytes = LargeExtents.RoundToChunks(offset + request);
         if (bytes <= mapped) return null;
         ref LargeExtents large = ref heap->Large;
-        nuint start = large.FindWindow(bytes);
+        nuint start = large.FindMoveWindow(bytes, mapped);
         if (start == 0)
         {
             if (!MapLargeRegion(heap, bytes)) return null;
-            start = large.FindWindow(bytes);
+            start = large.FindMoveWindow(bytes, mapped);
             if (start == 0) return null;
         }
         nuint* clean = stackalloc nuint[2 * LargeExtents.Capacity];

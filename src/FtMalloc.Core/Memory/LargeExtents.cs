@@ -278,6 +278,19 @@ internal unsafe struct LargeExtents
         return found ? best : 0;
     }
 
+    /// <summary>
+    /// Where a block of <paramref name="bytes"/> whose first <paramref name="moved"/> bytes
+    /// arrive as pages moved by mremap should go: the smallest clean extent that holds it
+    /// whole (the moved pages would discard the resident pages of a dirty one), else FindWindow.
+    /// </summary>
+    public readonly nuint FindMoveWindow(nuint bytes, nuint moved)
+    {
+        int fit = -1;
+        for (int i = 0; i < Count; i++)
+            if (!IsDirty(i) && Bytes(i) >= bytes && (fit < 0 || Bytes(i) < Bytes(fit))) fit = i;
+        return fit >= 0 ? Start(fit) : FindWindow(bytes);
+    }
+
     /// <summary>Dirty bytes inside [start, start + bytes), walking the run from extent <paramref name="i"/>; <paramref name="covers"/> if the run holds the whole window.</summary>
     private readonly nuint DirtyIn(int i, nuint start, nuint bytes, bool forward, out bool covers)
     {
