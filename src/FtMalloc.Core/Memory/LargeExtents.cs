@@ -279,11 +279,11 @@ internal unsafe struct LargeExtents
     }
 
     /// <summary>
-    /// Where a block of <paramref name="bytes"/> whose first <paramref name="moved"/> bytes
-    /// arrive as pages moved by mremap should go: the smallest clean extent that holds it
-    /// whole (the moved pages would discard the resident pages of a dirty one), else FindWindow.
+    /// Where a block of <paramref name="bytes"/> that arrives as pages moved by mremap should
+    /// go: the smallest clean extent that holds it whole (the moved pages would discard the
+    /// resident pages of a dirty one), else FindWindow.
     /// </summary>
-    public readonly nuint FindMoveWindow(nuint bytes, nuint moved)
+    public readonly nuint FindMoveWindow(nuint bytes)
     {
         int fit = -1;
         for (int i = 0; i < Count; i++)
