@@ -1,13 +1,13 @@
 /*
  * largegrow: many live LARGE blocks, each grown a little at a time by realloc.
- *   1. 4000 blocks of 140 .. 300 KB (fixed-seed RNG), every byte written
- *   2. 3 rounds: each block grows by 20 KB (realloc(p, n += 20 KB)), the new bytes written
+ *   1. BLOCKS blocks of MIN .. MIN + SPREAD bytes (fixed-seed RNG), every byte written
+ *   2. ROUNDS rounds: each block grows by GROW bytes (realloc(p, n += GROW)), the new bytes written
  *   3. every byte of every block checked, then everything freed
  * Prints the minor page faults of the realloc rounds and the pages those rounds wrote
  * ("grow faults F pages P"), the pages the whole run wrote ("total faults F pages P"),
  * the mappings of the process after the rounds ("mappings M", lines of /proc/self/maps)
  * and the time of each phase in ms ("ms fill A grow B check C").
- * usage: largegrow [blocks]
+ * usage: largegrow [BLOCKS [ROUNDS [MIN SPREAD GROW]]]   (defaults: 4000 3 140000 160000 20480)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -17,8 +17,6 @@
 #include <time.h>
 
 #define PAGE 4096
-#define GROW (20 * 1024)
-#define ROUNDS 3
 
 static long minor_faults(void)
 {
@@ -68,6 +66,10 @@ static void fill(unsigned char *p, size_t b, size_t from, size_t to)
 int main(int argc, char **argv)
 {
     size_t count = argc > 1 ? (size_t)atol(argv[1]) : 4000;
+    int rounds = argc > 2 ? atoi(argv[2]) : 3;
+    size_t min = argc > 5 ? (size_t)atol(argv[3]) : 140000;
+    size_t spread = argc > 5 ? (size_t)atol(argv[4]) : 160000;
+    size_t grow = argc > 5 ? (size_t)atol(argv[5]) : 20 * 1024;
     unsigned char **ptr = calloc(count, sizeof *ptr);
     size_t *len = calloc(count, sizeof *len);
     if (ptr == NULL || len == NULL) return 3;
@@ -76,7 +78,7 @@ int main(int argc, char **argv)
     long f0 = minor_faults();
     double t0 = now_ms();
     for (size_t b = 0; b < count; b++) {
-        len[b] = 140000 + (size_t)(next(&rng) % 160001);
+        len[b] = min + (size_t)(next(&rng) % (spread + 1));
         ptr[b] = malloc(len[b]);
         if (ptr[b] == NULL) return 3;
         fill(ptr[b], b, 0, len[b]);
@@ -84,13 +86,13 @@ int main(int argc, char **argv)
     }
     long f1 = minor_faults();
     double t1 = now_ms();
-    for (int round = 0; round < ROUNDS; round++) {
+    for (int round = 0; round < rounds; round++) {
         for (size_t b = 0; b < count; b++) {
-            size_t n = len[b] + GROW;
+            size_t n = len[b] + grow;
             unsigned char *q = realloc(ptr[b], n);
             if (q == NULL) return 3;
             fill(q, b, len[b], n);
-            growPages += GROW / PAGE;
+            growPages += (long)((n + PAGE - 1) / PAGE - (len[b] + PAGE - 1) / PAGE);
             ptr[b] = q;
             len[b] = n;
         }

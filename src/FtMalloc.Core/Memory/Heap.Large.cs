@@ -22,8 +22,9 @@
 //            above twice max(RegionBytes, live bytes) is unmapped.
 //   realloc  in place when the new size is LARGE and either smaller (the tail becomes a
 //            free extent) or the free extents right after the block cover the growth;
-//            else the block's pages move by mremap to a new window (below 1 MiB the same
-//            mremap resizes it: the block stays one mapping), else allocate and copy.
+//            else one mremap moves the block's pages to a new window and resizes it (the
+//            block stays one mapping), else allocate and copy. Growth in place over clean
+//            extents extends the block's mapping (munmap, then mremap in place) for the same reason.
 // Resident LARGE memory stays within 1/8 of the program's own peak of live LARGE bytes,
 // and a program that frees everything keeps at most 16 MiB of it (malloc_trim: nothing).
 using System.Runtime.CompilerServices;
@@ -278,22 +279,15 @@ internal unsafe partial struct Heap
     }
 
     /// <summary>
-    /// From this size on a LARGE block that moves keeps the pages around it: its pages go to
-    /// the front of the new window and the rest is filled with dirty pages of other free
-    /// extents. Below it the block is moved and resized in one mremap and stays one mapping.
-    /// </summary>
-    private const nuint FillMovedBytes = 1024 * 1024;
-
-    /// <summary>
     /// realloc of a LARGE block that cannot grow in place: a new range is carved (a clean one
-    /// if one holds it: moved pages would discard a dirty one's) and the block's pages are
-    /// moved to its front with mremap: no copy, no fault (copying 200 KiB into clean pages
-    /// takes about 110 microseconds, a move 5 to 10). Below FillMovedBytes the one mremap
-    /// also resizes: the block stays one mapping (the kernel's count of mappings per process
-    /// is limited, 65,530 by default), its new tail reads as zero and faults when touched,
-    /// and the old range's address space is given up. From FillMovedBytes on the old range
-    /// becomes a clean extent (or is given up) and the tail is filled as for a new block.
-    /// Returns the new payload, or null (nothing changed) when the caller should allocate and copy.
+    /// if one holds it: the moved pages would discard a dirty one's) and one mremap moves the
+    /// block's pages to its front and resizes it: no copy, no fault (copying 200 KiB into
+    /// clean pages takes about 110 microseconds here, a move 5 to 10). The block stays one
+    /// mapping (the kernel's count of mappings per process is limited, 65,530 by default), its
+    /// new tail reads as zero and faults when touched, and the old range's address space is
+    /// given up. Returns the new payload, or null (nothing changed) when the caller should
+    /// allocate and copy: the kernel refuses to resize a block that spans mappings (grown in
+    /// place over dirty extents, or carved over several), and a copy makes it one again.
     /// </summary>
     [SkipLocalsInit]
     private static byte* TryMoveLarge(Heap* heap, Zone* zone, nuint request)
@@ -312,7 +306,7 @@ internal unsafe partial struct Heap
             if (start == 0) return null;
         }
         nuint* clean = stackalloc nuint[2 * LargeExtents.Capacity];
-        int pieces = large.Take(start, bytes, clean, out nuint dirtyEnd);
+        large.Take(start, bytes, clean, out _);
 
         nuint old = (nuint)zone;
         // The new place is in the zone map before the header arrives there (a leaf may have to be mapped).
@@ -321,16 +315,7 @@ internal unsafe partial struct Heap
             FileFreeLarge(heap, start, bytes); // put the window back (dirty: the safe side for calloc)
             return null;
         }
-        bool resize = mapped < FillMovedBytes, keptSource = false;
-        void* moved;
-        if (resize)
-        {
-            int savedErrno = Libc.Errno;
-            moved = Libc.mremap((void*)old, mapped, bytes, Libc.MREMAP_MAYMOVE | Libc.MREMAP_FIXED, (void*)start);
-            Libc.Errno = savedErrno; // fails (EFAULT) when the block spans mappings: it is copied then
-        }
-        else moved = MovePages(old, mapped, start, out keptSource);
-        if (moved == Libc.MAP_FAILED)
+        if (PageMemory.Move((void*)old, mapped, bytes, (void*)start) == Libc.MAP_FAILED)
         {
             ZoneMap.Unregister((void*)start, offset + 1);
             FileFreeLarge(heap, start, bytes);
@@ -339,7 +324,7 @@ internal unsafe partial struct Heap
         heap->Counters.Add(Counter.MremapCalls, 1);
         heap->Counters.Add(Counter.MremapBytes, mapped);
 
-        // The header moved with the pages (the old place reads zero or is gone): relink the zone at its new place.
+        // The header moved with the pages (the old place is gone): relink the zone at its new place.
         ZoneMap.Unregister((void*)old, offset + 1);
         zone = (Zone*)start;
         Zone* next = zone->Next, prev = zone->Prev;
@@ -348,17 +333,7 @@ internal unsafe partial struct Heap
         zone->MappedBytes = bytes;
         zone->AreaStart = (byte*)zone + offset;
         zone->AreaEnd = (byte*)zone + bytes;
-        if (keptSource) FileFreeLarge(heap, old, mapped, dirty: false);
-        else heap->Counters.Subtract(Counter.MappedBytes, mapped); // the old address space is gone
-
-        // Fill the clean pieces of the part past the moved pages, as for a new block.
-        nuint tail = start + mapped;
-        for (int p = 0; p < pieces && !resize; p++)
-        {
-            nuint lo = clean[2 * p], hi = lo + clean[2 * p + 1];
-            if (lo < tail) lo = tail;
-            if (hi > lo) FillFromDirty(heap, lo, hi - lo, ref dirtyEnd);
-        }
+        heap->Counters.Subtract(Counter.MappedBytes, mapped); // the old address space is gone
         large.AddLive(bytes - mapped, NowMs());
         heap->Counters.Subtract(Counter.InUseBytes, zone->LargeRequested);
         heap->Counters.AddWithPeak(Counter.InUseBytes, Counter.PeakInUseBytes, request);
@@ -390,11 +365,21 @@ internal unsafe partial struct Heap
         else if (bytes > mapped)
         {
             nuint at = (nuint)zone + mapped, grow = bytes - mapped;
-            if (!heap->Large.Covers(at, grow)) return false;
+            if (!heap->Large.Covers(at, grow, out nuint dirty)) return false;
             nuint* clean = stackalloc nuint[2 * LargeExtents.Capacity];
             nuint dirtyEnd;
             int pieces = heap->Large.Take(at, grow, clean, out dirtyEnd);
-            for (int p = 0; p < pieces; p++) FillFromDirty(heap, clean[2 * p], clean[2 * p + 1], ref dirtyEnd);
+            if (dirty == 0)
+            {
+                // All clean: the block's mapping is extended over them, so that it stays one
+                // mapping and its next move can resize it (TryMoveLarge).
+                if (!PageMemory.Extend(zone, mapped, grow, out bool lost) && lost)
+                {
+                    heap->Counters.Subtract(Counter.MappedBytes, grow); // that address space is gone
+                    return false;
+                }
+            }
+            else for (int p = 0; p < pieces; p++) FillFromDirty(heap, clean[2 * p], clean[2 * p + 1], ref dirtyEnd);
             zone->MappedBytes = bytes;
             zone->AreaEnd = (byte*)zone + bytes;
             heap->Large.AddLive(grow, NowMs());

@@ -315,11 +315,15 @@ internal unsafe struct LargeExtents
     }
 
     /// <summary>True if free extents cover [start, start + bytes) without a gap.</summary>
-    public readonly bool Covers(nuint start, nuint bytes)
+    public readonly bool Covers(nuint start, nuint bytes) => Covers(start, bytes, out _);
+
+    /// <summary>True if free extents cover [start, start + bytes) without a gap; <paramref name="dirty"/>: how many of those bytes are dirty.</summary>
+    public readonly bool Covers(nuint start, nuint bytes, out nuint dirty)
     {
+        dirty = 0;
         int i = IndexAfter(start);
         if (i >= Count || Start(i) > start) return false;
-        DirtyIn(i, start, bytes, forward: true, out bool covers);
+        dirty = DirtyIn(i, start, bytes, forward: true, out bool covers);
         return covers;
     }
 
