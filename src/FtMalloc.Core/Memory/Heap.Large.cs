@@ -373,10 +373,19 @@ internal unsafe partial struct Heap
             {
                 // All clean: the block's mapping is extended over them, so that it stays one
                 // mapping and its next move can resize it (TryMoveLarge).
-                if (!PageMemory.Extend(zone, mapped, grow, out bool lost) && lost)
+                bool extended = PageMemory.Extend(zone, mapped, grow, out bool lost);
+                heap->Counters.Add(Counter.MunmapCalls, 1);
+                heap->Counters.Add(Counter.MunmapBytes, grow);
+                heap->Counters.Add(Counter.MremapCalls, 1); // nothing moved: no MremapBytes
+                if (!extended)
                 {
-                    heap->Counters.Subtract(Counter.MappedBytes, grow); // that address space is gone
-                    return false;
+                    heap->Counters.Add(Counter.MmapCalls, 1); // the bytes mapped again
+                    if (lost)
+                    {
+                        heap->Counters.Subtract(Counter.MappedBytes, grow); // that address space is gone
+                        return false;
+                    }
+                    heap->Counters.Add(Counter.MmapBytes, grow);
                 }
             }
             else for (int p = 0; p < pieces; p++) FillFromDirty(heap, clean[2 * p], clean[2 * p + 1], ref dirtyEnd);
