@@ -278,6 +278,19 @@ internal unsafe struct LargeExtents
         return found ? best : 0;
     }
 
+    /// <summary>
+    /// Where a block of <paramref name="bytes"/> that arrives as pages moved by mremap should
+    /// go: the smallest clean extent that holds it whole (the moved pages would discard the
+    /// resident pages of a dirty one), else FindWindow.
+    /// </summary>
+    public readonly nuint FindMoveWindow(nuint bytes)
+    {
+        int fit = -1;
+        for (int i = 0; i < Count; i++)
+            if (!IsDirty(i) && Bytes(i) >= bytes && (fit < 0 || Bytes(i) < Bytes(fit))) fit = i;
+        return fit >= 0 ? Start(fit) : FindWindow(bytes);
+    }
+
     /// <summary>Dirty bytes inside [start, start + bytes), walking the run from extent <paramref name="i"/>; <paramref name="covers"/> if the run holds the whole window.</summary>
     private readonly nuint DirtyIn(int i, nuint start, nuint bytes, bool forward, out bool covers)
     {
@@ -302,11 +315,15 @@ internal unsafe struct LargeExtents
     }
 
     /// <summary>True if free extents cover [start, start + bytes) without a gap.</summary>
-    public readonly bool Covers(nuint start, nuint bytes)
+    public readonly bool Covers(nuint start, nuint bytes) => Covers(start, bytes, out _);
+
+    /// <summary>True if free extents cover [start, start + bytes) without a gap; <paramref name="dirty"/>: how many of those bytes are dirty.</summary>
+    public readonly bool Covers(nuint start, nuint bytes, out nuint dirty)
     {
+        dirty = 0;
         int i = IndexAfter(start);
         if (i >= Count || Start(i) > start) return false;
-        DirtyIn(i, start, bytes, forward: true, out bool covers);
+        dirty = DirtyIn(i, start, bytes, forward: true, out bool covers);
         return covers;
     }
 

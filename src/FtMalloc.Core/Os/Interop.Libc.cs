@@ -17,6 +17,8 @@ internal static unsafe partial class Libc
     public const int MAP_PRIVATE = 0x02;
     public const int MAP_ANONYMOUS = 0x20;
     public const int MAP_NORESERVE = 0x4000;
+    /// <summary>Linux 4.17+: map exactly there, but fail (EEXIST) rather than replace a mapping; older kernels take the address as a hint.</summary>
+    public const int MAP_FIXED_NOREPLACE = 0x100000;
     public const int MADV_DONTNEED = 4;
     public const int MREMAP_MAYMOVE = 1;
     public const int MREMAP_FIXED = 2;

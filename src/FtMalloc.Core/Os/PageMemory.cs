@@ -46,6 +46,51 @@ internal static unsafe class PageMemory
         Libc.Errno = savedErrno;
     }
 
+    /// <summary>
+    /// Moves the mapping [from, from + oldBytes) to [to, to + newBytes) with mremap
+    /// (MREMAP_MAYMOVE | MREMAP_FIXED: page tables move, nothing is copied; a longer mapping
+    /// reads as zero past the moved pages). The old range is gone afterwards, so this waits, as
+    /// Unmap does, while a report walks. MAP_FAILED (nothing changed) when the kernel refuses,
+    /// for one when the old range spans more than one mapping (EFAULT). Keeps errno.
+    /// </summary>
+    public static void* Move(void* from, nuint oldBytes, nuint newBytes, void* to)
+    {
+        int savedErrno = Libc.Errno;
+        System.Threading.Interlocked.Increment(ref s_waitingUnmaps);
+        while (System.Threading.Volatile.Read(ref s_foreignReaders) != 0) Libc.sched_yield();
+        void* moved = Libc.mremap(from, oldBytes, newBytes, Libc.MREMAP_MAYMOVE | Libc.MREMAP_FIXED, to);
+        System.Threading.Interlocked.Decrement(ref s_waitingUnmaps);
+        Libc.Errno = savedErrno;
+        return moved;
+    }
+
+    /// <summary>
+    /// Extends the mapping that ends at <paramref name="start"/> + <paramref name="bytes"/> over
+    /// the next <paramref name="more"/> bytes, which the caller owns and may be mapped: they are
+    /// unmapped, then the mapping grows in place (mremap without MREMAP_MAYMOVE), so the range
+    /// stays one mapping. False when the kernel refuses (the range spans mappings, or another
+    /// thread mapped something there meanwhile): the next bytes are then mapped again, fresh
+    /// (reading as zero), without replacing anything, or else <paramref name="lost"/> (their
+    /// address space is no longer the caller's). Keeps errno.
+    /// </summary>
+    public static bool Extend(void* start, nuint bytes, nuint more, out bool lost)
+    {
+        int savedErrno = Libc.Errno;
+        byte* next = (byte*)start + bytes;
+        lost = false;
+        Libc.munmap(next, more); // bytes nobody reads: no report walks there
+        bool grown = Libc.mremap(start, bytes, bytes + more, 0, null) != Libc.MAP_FAILED;
+        if (!grown)
+        {
+            void* again = Libc.mmap(next, more, Libc.PROT_READ | Libc.PROT_WRITE,
+                                    Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_FIXED_NOREPLACE, -1, 0);
+            lost = again != next;
+            if (lost && again != Libc.MAP_FAILED) Libc.munmap(again, more); // a kernel before 4.17 placed it elsewhere
+        }
+        Libc.Errno = savedErrno;
+        return grown;
+    }
+
     /// <summary>Gives the pages fully inside [start, start+bytes) back to the kernel; they read as zero afterwards.</summary>
     public static void Release(void* start, nuint bytes)
     {

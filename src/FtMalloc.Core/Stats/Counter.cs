@@ -53,7 +53,7 @@ internal enum Counter
     TrimCalls,          // malloc_trim
     MadviseCalls,       // madvise(MADV_DONTNEED) calls: malloc_trim, and purges of freed LARGE memory
     MadviseBytes,       // bytes they gave back (resident bytes for malloc_trim; at most that for purges)
-    MremapCalls,        // freed LARGE pages moved under a new block by mremap (instead of faulting fresh ones)
+    MremapCalls,        // LARGE pages moved by mremap (under a new block instead of faulting fresh ones, or a realloc'd block), and LARGE mappings extended in place
     MremapBytes,        // bytes they moved
     TinyHolesBorrowed,  // free blocks a TINY size class took from another class's zone (Heap.TinyClasses.cs)
     TinySpareTakenOver, // times the empty spare TINY zone went to another size class instead of a new zone being mapped

@@ -292,4 +292,73 @@ public unsafe class LargeExtentTests
             Heap.Destroy(heap);
         }
     }
+
+    /// <summary>How many of the process's mappings (/proc/self/maps) overlap [start, start + bytes).</summary>
+    private static int MappingsOver(byte* start, nuint bytes)
+    {
+        ulong lo = (ulong)start, hi = lo + bytes;
+        int count = 0;
+        foreach (string line in System.IO.File.ReadLines("/proc/self/maps"))
+        {
+            string[] range = line.Split(' ')[0].Split('-');
+            ulong a = Convert.ToUInt64(range[0], 16), b = Convert.ToUInt64(range[1], 16);
+            if (a < hi && b > lo) count++;
+        }
+        return count;
+    }
+
+    [Fact(DisplayName = "realloc keeps a moved LARGE block one mapping; one that spans two still grows in place over clean extents and is copied when it must move")]
+    public void ReallocAcrossMappings()
+    {
+        Heap* heap = NewHeap();
+        try
+        {
+            byte* p = Touched(heap, 300 * KiB, 3);
+            byte* wall = Touched(heap, 300 * KiB, 4); // right after p: p cannot grow in place
+            byte* q = (byte*)CAllocator.Realloc(heap, p, 400 * KiB); // moved and resized by one mremap
+            Assert.True(q != null && q != p);
+            Assert.Equal(1, MappingsOver(q, 400 * KiB));
+            Assert.Equal(3, q[300 * KiB - 1]);
+            byte* r = (byte*)CAllocator.Realloc(heap, q, 600 * KiB); // in place over the clean rest of the window's extent: the mapping is extended
+            Assert.True(r == q, "expected growth in place over the clean extent after the block");
+            Assert.Equal(1, MappingsOver(r, 600 * KiB));
+            for (int i = 400 * KiB; i < 600 * KiB; i += 4096) r[i] = 5;
+
+            // A dirty extent right after the block: growing over it takes its resident pages, so the block spans two mappings.
+            byte* d = Touched(heap, 200 * KiB, 6);
+            Assert.True(d >= r + 600 * KiB && d < r + 700 * KiB, "expected the next block right after r");
+            CAllocator.Free(heap, d);
+            nuint spanning = (nuint)(d - r) + 192 * KiB;
+            byte* s = (byte*)CAllocator.Realloc(heap, r, spanning);
+            Assert.True(s == r);
+            Assert.Equal(2, MappingsOver(s, spanning));
+            // Growing again over clean extents: the mapping cannot be extended (it is two), the bytes are mapped again.
+            byte* t = (byte*)CAllocator.Realloc(heap, s, spanning + 512 * KiB);
+            Assert.True(t == s);
+            nuint cleanFrom = LargeExtents.RoundToChunks(spanning + Zone.HeaderBytes) - Zone.HeaderBytes; // past d's last chunk
+            for (nuint i = cleanFrom; i < spanning + 512 * KiB; i += 4096) Assert.Equal(0, t[i]);
+            t[spanning + 512 * KiB - 1] = 7;
+            AssertValid(heap);
+            // It must move now (a block right after it): the kernel will not resize two mappings, so it is copied.
+            byte* wall2 = Touched(heap, 300 * KiB, 8);
+            Assert.True(wall2 == t + LargeExtents.RoundToChunks(spanning + 512 * KiB + Zone.HeaderBytes), "expected the wall right after t");
+            byte* u = (byte*)CAllocator.Realloc(heap, t, 4 * MiB);
+            Assert.True(u != null && u != t);
+            Assert.Equal(3, u[0]);
+            Assert.Equal(3, u[300 * KiB - 1]);
+            Assert.Equal(5, u[500 * KiB]);
+            Assert.Equal(7, u[spanning + 512 * KiB - 1]);
+            Assert.Equal(4, wall[0]);
+            Assert.Equal(8, wall2[0]);
+            AssertValid(heap);
+            CAllocator.Free(heap, u);
+            CAllocator.Free(heap, wall);
+            CAllocator.Free(heap, wall2);
+            AssertValid(heap);
+        }
+        finally
+        {
+            Heap.Destroy(heap);
+        }
+    }
 }
