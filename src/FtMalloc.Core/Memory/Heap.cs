@@ -16,6 +16,7 @@
 // Invariants (HeapValidator checks them all)
 //   a TINY block is on its zone's class lists (ClassLists), a SMALL one on SmallFree  <=>  it is free
 //   a TINY block is in Bins  <=>  it is cached (QuickBins.cs)
+//   a SMALL block is in Bins (up to 1,040 bytes) or the small cache (SmallCache.cs)  <=>  it is cached
 //   Bins.Limit >= BinLimitBase; == BinLimitBase right after ReleaseQuickBins
 //   every zone of this heap is on exactly one of TinyZones/SmallZones/LargeZones
 //   TinyZoneCount == the length of TinyZones

@@ -2,6 +2,7 @@
 // bytes to 16 KiB whose neighbours are not free is kept whole (Cached) and serves the next
 // malloc of a similar size; one with a free neighbour merges as before; the cache is
 // bounded; releasing it (with the quick bins) merges every block it held.
+using System;
 using System.Collections.Generic;
 using System.Linq;
 using FtMalloc.Core.Memory;
@@ -134,6 +135,36 @@ public unsafe class SmallCacheTests
         heap.ReleaseCachedBlocks();
         ZoneInfo zone = heap.Walk().Single(z => z.Category == ZoneCategory.Small);
         Assert.True(Assert.Single(zone.Blocks).IsFree); // all merged: one free block over the area
+    }
+
+    [Fact]
+    public void Blocks_taken_from_every_class_of_the_cache_are_distinct_and_keep_their_contents()
+    {
+        using var heap = new NativeHeap();
+        Ballast(heap);
+        var blocks = new List<nint>();
+        for (int round = 0; round < 4; round++)
+        {
+            // Sizes over every class (1,056 B to 16 KiB), freed every other one so that most are cached.
+            for (int i = 0; i < 400; i++) blocks.Add((nint)heap.Allocate((nuint)(1050 + (i * 7919 + round * 131) % 15_300)));
+            for (int i = blocks.Count - 400; i < blocks.Count; i += 2) heap.Free((void*)blocks[i]);
+            for (int i = blocks.Count - 400; i < blocks.Count; i += 2) blocks[i] = 0;
+            blocks.RemoveAll(b => b == 0);
+            heap.Validate();
+        }
+        var sizes = new Dictionary<nint, nuint>();
+        foreach (nint b in blocks)
+        {
+            nuint usable = heap.UsableSize((void*)b);
+            sizes[b] = usable;
+            new Span<byte>((void*)b, (int)usable).Fill((byte)b);
+        }
+        var ranges = blocks.Select(b => (Start: (ulong)b, End: (ulong)b + sizes[b])).OrderBy(r => r.Start).ToList();
+        for (int i = 1; i < ranges.Count; i++) Assert.True(ranges[i - 1].End <= ranges[i].Start, "blocks overlap");
+        foreach (nint b in blocks)
+            Assert.True(new Span<byte>((void*)b, (int)sizes[b]).IndexOfAnyExcept((byte)b) < 0, "a block's contents changed");
+        foreach (nint b in blocks) heap.Free((void*)b);
+        heap.Validate();
     }
 
     [Fact]
