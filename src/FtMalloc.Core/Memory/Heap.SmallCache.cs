@@ -49,15 +49,35 @@ internal unsafe partial struct Heap
     /// A block with a free neighbour merges instead, as it would without the cache: a cached
     /// block between free ones keeps them apart, and on churn caching those too cost 0.9 MB
     /// of peak RSS (the free lists fragmented, the zone's untouched rest was cut into sooner).
+    /// First the cache gives back what it holds beyond its limit (ShrinkSmallCache).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool TryCacheSmall(Heap* heap, Block* block)
     {
         uint size = block->Size;
-        if (size < SmallCache.MinBlockBytes || size >= SmallCache.LimitBlockBytes || Block.PrevIsFree(block)) return false;
+        if (size < SmallCache.MinBlockBytes || size >= SmallCache.LimitBlockBytes) return false;
+        SmallCache* cache = SmallCacheOf(heap);
+        nuint limit = SmallCacheLimit(heap);
+        if (cache->Bytes > limit) ShrinkSmallCache(heap, limit);
+        if (Block.PrevIsFree(block)) return false;
         Block* next = (Block*)((byte*)block + size);
         if ((byte*)next < (byte*)Zone.OfBlock(block, Category.Small) + Zone.AreaEndOffset(Category.Small) && next->IsFree) return false;
-        return SmallCacheOf(heap)->TryPut(block, size, SmallCacheLimit(heap));
+        return cache->TryPut(block, size, limit);
+    }
+
+    /// <summary>
+    /// The bytes in use fell (the limit is a share of them): frees cached blocks for real
+    /// until the cache holds at most <paramref name="limit"/>. So a program that frees its
+    /// blocks of these sizes also empties the cache, and their zones can empty and go back
+    /// (tests/native/reportrace.c fills three SMALL zones and frees every block, a round at
+    /// a time: without this, the cached blocks kept a zone mapped and filled).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ShrinkSmallCache(Heap* heap, nuint limit)
+    {
+        SmallCache* cache = SmallCacheOf(heap);
+        for (Block* b; cache->Bytes > limit && (b = cache->TakeAny()) != null;)
+            Release(heap, Category.Small, Zone.OfBlock(b, Category.Small), b);
     }
 
     /// <summary>Frees every block of the small cache for real (merging it). Returns how many there were.</summary>

@@ -168,6 +168,27 @@ public unsafe class SmallCacheTests
     }
 
     [Fact]
+    public void The_cache_shrinks_as_the_bytes_in_use_fall_so_a_program_that_frees_everything_empties_its_zone()
+    {
+        using var heap = new NativeHeap();
+        List<nint> ballast = Ballast(heap);
+        void* last = heap.Allocate(3000);
+        heap.Allocate(100); // TINY: keeps nothing of the SMALL zone in use
+        var blocks = new List<nint>();
+        for (int i = 0; i < 40; i++) blocks.Add((nint)heap.Allocate((nuint)(1500 + 300 * i)));
+        foreach (nint b in blocks) heap.Free((void*)b);
+        Assert.True(Cached(heap).Count(x => x.BlockBytes > QuickBins.MaxBlockBytes) > 10);
+        foreach (nint p in ballast) heap.Free((void*)p); // 100 KB blocks: never cached, the bytes in use fall
+
+        heap.Free(last); // the next free of a cacheable size gives back what is over a sixteenth of the bytes in use
+
+        heap.Validate();
+        Assert.DoesNotContain(Cached(heap), x => x.BlockBytes > QuickBins.MaxBlockBytes);
+        ZoneInfo zone = heap.Walk().Single(z => z.Category == ZoneCategory.Small);
+        Assert.True(Assert.Single(zone.Blocks).IsFree); // every SMALL block merged: the zone is empty
+    }
+
+    [Fact]
     public void A_heap_without_quick_bins_caches_nothing()
     {
         using var heap = new NativeHeap(quickBinLimit: 0);
