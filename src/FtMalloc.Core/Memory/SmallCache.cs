@@ -26,7 +26,9 @@
 //   free lists) fragmented them further (peak RSS 21.6 MB with cuts of 512 bytes or more);
 //   the search is bounded instead (SearchClasses), and the block is taken whole;
 // - the cache holds at most MaxBytes, and at most a sixteenth of the heap's bytes in use
-//   (Heap.SmallCacheLimit), Slots blocks a class.
+//   (Heap.SmallCacheLimit), Slots blocks a class; when the bytes in use fall, the next free
+//   of a block of its sizes gives back what it holds over that (Heap.ShrinkSmallCache), so
+//   a program that frees everything leaves no zone held by cached blocks.
 // It is released (every block merged and filed) wherever the quick bins are released
 // (Heap.ReleaseQuickBins): before a zone is mapped, before a fresh LARGE region while the
 // bins are grown, malloc_trim, thread exit.
