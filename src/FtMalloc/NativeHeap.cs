@@ -24,7 +24,7 @@ public enum ZoneCategory
 /// <param name="BlockBytes">Bytes the block occupies, header included (LARGE: the usable bytes).</param>
 /// <param name="RequestedBytes">Bytes the caller asked for; 0 for a free block.</param>
 /// <param name="IsFree">True if the block is free (on a free list).</param>
-/// <param name="IsCached">True if the block was freed into a quick bin: not allocated, not yet merged.</param>
+/// <param name="IsCached">True if the block was freed into a quick bin or the small cache: not allocated, not yet merged.</param>
 public readonly record struct BlockInfo(nuint Address, nuint BlockBytes, nuint RequestedBytes, bool IsFree, bool IsCached = false);
 
 /// <summary>One zone of a heap, with its blocks in address order.</summary>
@@ -157,7 +157,7 @@ public sealed unsafe class NativeHeap : IDisposable
     }
 
     /// <summary>
-    /// Frees every block parked in the quick bins for real (merging it with its neighbours)
+    /// Frees every block parked in the quick bins and the small cache for real (merging it with its neighbours)
     /// and unmaps the free LARGE address space kept for reuse (freed LARGE blocks' ranges).
     /// </summary>
     public void ReleaseCachedBlocks()

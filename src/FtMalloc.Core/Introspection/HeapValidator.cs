@@ -25,6 +25,7 @@ internal enum HeapDefect
     InUseCounterWrong,
     LargeExtentsWrong,
     TinyClassWrong,
+    SmallCacheInconsistent,
 }
 
 internal readonly unsafe struct HeapCheck
@@ -48,7 +49,7 @@ internal static unsafe class HeapValidator
     {
         nuint* freeTiny = stackalloc nuint[Heap.TinyClassCount];
         for (int c = 0; c < Heap.TinyClassCount; c++) freeTiny[c] = 0;
-        nuint freeSmall = 0, emptyTiny = 0, emptySmall = 0, zonesSeen = 0, cached = 0;
+        nuint freeSmall = 0, emptyTiny = 0, emptySmall = 0, zonesSeen = 0, cached = 0, cachedSmall = 0;
         ulong inUse = 0;
         for (var zones = new ZoneCursor(heap); zones.MoveNext();)
         {
@@ -62,7 +63,7 @@ internal static unsafe class HeapValidator
                 inUse += zone->LargeRequested;
                 continue;
             }
-            HeapCheck blocks = ValidateBlocks(zone, ref inUse, ref cached, out nuint freeBlocks);
+            HeapCheck blocks = ValidateBlocks(zone, ref inUse, ref cached, ref cachedSmall, out nuint freeBlocks);
             if (!blocks.Ok) return blocks;
             if (zone->Category == Category.Tiny)
             {
@@ -91,6 +92,7 @@ internal static unsafe class HeapValidator
         if (heap->SmallFree.CountSlow(out bool smallOk) != freeSmall) return new HeapCheck(HeapDefect.FreeBlockCountMismatch, 1);
         if (!smallOk) return new HeapCheck(HeapDefect.FreeListsInconsistent, 1);
         if (heap->Bins.CountSlow(out bool binsOk) != cached || !binsOk) return new HeapCheck(HeapDefect.QuickBinsInconsistent, (nuint)cached);
+        if (Heap.SmallCacheOf(heap)->CountSlow(out bool cacheOk) != cachedSmall || !cacheOk) return new HeapCheck(HeapDefect.SmallCacheInconsistent, (nuint)cachedSmall);
         if (heap->Counters[Counter.InUseBytes] != inUse) return new HeapCheck(HeapDefect.InUseCounterWrong, (nuint)inUse);
         nuint largeLive = 0;
         for (Zone* z = heap->LargeZones; z != null; z = z->Next)
@@ -102,7 +104,7 @@ internal static unsafe class HeapValidator
         return default;
     }
 
-    private static HeapCheck ValidateBlocks(Zone* zone, ref ulong inUse, ref nuint cached, out nuint freeBlocks)
+    private static HeapCheck ValidateBlocks(Zone* zone, ref ulong inUse, ref nuint cached, ref nuint cachedSmall, out nuint freeBlocks)
     {
         freeBlocks = 0;
         nuint blocksSeen = 0;
@@ -121,8 +123,10 @@ internal static unsafe class HeapValidator
             if (b->IsFree) freeBlocks++;
             else if (b->Flags == Block.FlagCached)
             {
-                if (b->Size > QuickBins.MaxBlockBytes || b->Requested != 0) return new HeapCheck(HeapDefect.QuickBinsInconsistent, (nuint)b);
-                cached++;
+                if (b->Requested != 0) return new HeapCheck(HeapDefect.QuickBinsInconsistent, (nuint)b);
+                if (b->Size <= QuickBins.MaxBlockBytes) cached++; // in a quick bin
+                else if (zone->Category == Category.Small) cachedSmall++; // in the small cache
+                else return new HeapCheck(HeapDefect.SmallCacheInconsistent, (nuint)b);
             }
             else if (b->Flags != 0) return new HeapCheck(HeapDefect.BlockSizeInvalid, (nuint)b);
             else if (b->Requested > b->Size - Categories.BlockOverheadBytes) return new HeapCheck(HeapDefect.RequestedExceedsBlock, (nuint)b);

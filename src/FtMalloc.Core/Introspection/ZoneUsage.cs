@@ -62,7 +62,7 @@ internal unsafe struct ZoneUsage
         }
         else
         {
-            // Cached in a quick bin, or waiting on its owner's remote-free list.
+            // Cached in a quick bin or the small cache, or waiting on its owner's remote-free list.
             CachedBlocks++;
             CachedBytes += b->Size;
         }

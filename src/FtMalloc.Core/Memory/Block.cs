@@ -27,7 +27,7 @@
 //   PREV_INUSE: freeing a block reads its own header to know whether the one before
 //   merges, and touches that one only when it does)
 //   no two physically adjacent blocks are both free (free merges at once; a block parked
-//   in a quick bin is Cached, not free, and merges when it leaves the bin)
+//   in a quick bin or the small cache is Cached, not free, and merges when it leaves them)
 //   the zone's start bitmap has a bit set exactly at the first granule of every block,
 //   so a pointer is trusted as a block only after its bit is found set
 //   Requested <= Size - BlockOverheadBytes for allocated blocks, 0 for free and cached ones
@@ -41,7 +41,7 @@ namespace FtMalloc.Core.Memory;
 internal unsafe struct Block
 {
     public const uint FlagFree = 1;
-    /// <summary>Parked in a quick bin of its heap (QuickBins.cs): neither allocated nor free.</summary>
+    /// <summary>Parked in a quick bin (QuickBins.cs) or the small cache (SmallCache.cs) of its heap: neither allocated nor free.</summary>
     public const uint FlagCached = 2;
     /// <summary>Freed by a thread that does not own it, waiting on its owner's remote-free list (Heap.Remote.cs).</summary>
     public const uint FlagRemote = 4;

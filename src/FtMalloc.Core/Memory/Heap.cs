@@ -16,6 +16,7 @@
 // Invariants (HeapValidator checks them all)
 //   a TINY block is on its zone's class lists (ClassLists), a SMALL one on SmallFree  <=>  it is free
 //   a TINY block is in Bins  <=>  it is cached (QuickBins.cs)
+//   a SMALL block is in Bins (up to 1,040 bytes) or the small cache (SmallCache.cs)  <=>  it is cached
 //   Bins.Limit >= BinLimitBase; == BinLimitBase right after ReleaseQuickBins
 //   every zone of this heap is on exactly one of TinyZones/SmallZones/LargeZones
 //   TinyZoneCount == the length of TinyZones
@@ -169,7 +170,7 @@ internal unsafe partial struct Heap
             block = heap->Bins.Pop(blockBytes);
             if (block == null) block = TakeAndCarve(heap, category, blockBytes);
         }
-        else
+        else if ((block = TakeCachedSmall(heap, blockBytes)) == null) // above the quick bins: SMALL
         {
             block = TakeFreeBlock(heap, category, blockBytes);
             if (block != null) Split(heap, category, block, blockBytes);
@@ -266,7 +267,7 @@ internal unsafe partial struct Heap
         return heap->Bins.HasRoom(blockBytes);
     }
 
-    /// <summary>Frees a valid allocated block of this heap: into a quick bin, or merged into the free lists, or (LARGE) filed as a free extent.</summary>
+    /// <summary>Frees a valid allocated block of this heap: into a quick bin or the small cache, or merged into the free lists, or (LARGE) filed as a free extent.</summary>
     private static void FreeOwned(Heap* heap, Zone* zone, Block* block)
     {
         heap->Counters.Add(Counter.Frees, 1);
@@ -277,9 +278,17 @@ internal unsafe partial struct Heap
             return;
         }
         heap->Counters.Subtract(Counter.InUseBytes, block->Requested);
-        if (heap->Bins.TryPush(block)) return;
-        if (GrowQuickBins(heap, block->Size)) heap->Bins.Push(block);
-        else Release(heap, zone->Category, zone, block);
+        if (block->Size <= QuickBins.MaxBlockBytes)
+        {
+            if (heap->Bins.TryPush(block)) return;
+            if (GrowQuickBins(heap, block->Size))
+            {
+                heap->Bins.Push(block);
+                return;
+            }
+        }
+        else if (zone->Category == Category.Small && TryCacheSmall(heap, block)) return;
+        Release(heap, zone->Category, zone, block);
     }
 
     /// <summary>
@@ -403,7 +412,8 @@ internal unsafe partial struct Heap
     }
 
     /// <summary>
-    /// Frees every cached block for real (merging it). Returns how many there were.
+    /// Frees every cached block for real (merging it): the quick bins' and the small
+    /// cache's (Heap.SmallCache.cs). Returns how many there were.
     /// The bins are emptied in turns, one block from each non-empty bin a turn: a bin is a
     /// chain through its blocks, and walking one chain to its end waits for each block's
     /// cache miss before the next address is known, while a pop prefetches the next block of
@@ -432,7 +442,7 @@ internal unsafe partial struct Heap
             count = kept;
         }
         if (heap->Bins.Limit != heap->BinLimitBase) heap->Bins.SetLimit(heap->BinLimitBase); // every bin is empty
-        return released;
+        return released + ReleaseSmallCache(heap);
     }
 
     /// <summary>
