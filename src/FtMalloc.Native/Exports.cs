@@ -72,10 +72,8 @@ internal static unsafe class Exports
     {
         if (!FastPaths.Open) goto slow;
         if (*FastPaths.SingleThreaded == 0) { FreeThreaded(pointer); return; }
-        Heap* heap = FastPaths.SoleHeap;
-        // OwnZoneOfAllocated written out: as the inlined helper it costs two instructions (a
-        // null materialised and tested again). A zone of a heap the one thread does not own
-        // (a fork child's retired ones) takes the full path.
+        // OwnZoneOfAllocated's checks, written out: as the inlined helper they cost two
+        // instructions (a null materialised and tested again).
         nuint address = (nuint)pointer;
         nuint* leaf = ZoneMap.LeafWrapped(address);
         if (leaf == null) goto slow;
@@ -83,9 +81,14 @@ internal static unsafe class Exports
         nuint tag = ZoneTag.In(entry);
         Zone* zone = (Zone*)(entry - tag);
         Block* block = Block.FromPayload(pointer);
-        nuint own = tag ^ heap->TinyTag;
-        if (own == 0) { if (!Heap.IsAllocatedBlock(zone, Category.Tiny, block)) goto slow; }
-        else if (own != ZoneTag.OwnSmall || !Heap.IsAllocatedBlock(zone, Category.Small, block)) goto slow;
+        nuint kind = tag & ZoneTag.KindMask;
+        if (kind == ZoneTag.Tiny) { if (!Heap.IsAllocatedBlock(zone, Category.Tiny, block)) goto slow; }
+        else if (kind != ZoneTag.Small || !Heap.IsAllocatedBlock(zone, Category.Small, block)) goto slow;
+        // The owner last: tested before the block (heap->TinyTag loaded first, from the line
+        // the previous free wrote its bin into), bench/'s million ran its frees about 10% slower
+        // (random frees of half its blocks 93-99 -> 105-112 ms), and the pair 7.15 -> 7.36 ns.
+        Heap* heap = FastPaths.SoleHeap;
+        if (!ZoneTag.SameHeap(tag, heap->TinyTag)) goto slow; // a heap the one thread does not own (a fork child's retired ones)
         FreeTo(heap, zone, block);
         return;
     slow:
@@ -97,7 +100,7 @@ internal static unsafe class Exports
     /// TINY/SMALL zone of <paramref name="heap"/>, else null: Locate's checks (zone map,
     /// owner, start bit, flags) in the order that reads nothing a previous test did not vouch
     /// for, with the owner and the zone's kind taken from the zone map's tag, so that no zone
-    /// header is read (ZoneTag.cs). The free and realloc fast paths'.
+    /// header is read (ZoneTag.cs). realloc's fast paths' (free writes the same checks out).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Zone* OwnZoneOfAllocated(Heap* heap, void* pointer)
@@ -109,9 +112,10 @@ internal static unsafe class Exports
         nuint tag = ZoneTag.In(entry);
         Zone* zone = (Zone*)(entry - tag);
         Block* block = Block.FromPayload(pointer);
-        nuint own = tag ^ heap->TinyTag; // 0: a TINY zone of heap's, OwnSmall: a SMALL one; else not heap's (or no zone, or LARGE)
-        if (own == 0) return Heap.IsAllocatedBlock(zone, Category.Tiny, block) ? zone : null;
-        return own == ZoneTag.OwnSmall && Heap.IsAllocatedBlock(zone, Category.Small, block) ? zone : null;
+        nuint kind = tag & ZoneTag.KindMask;
+        bool allocated = kind == ZoneTag.Tiny ? Heap.IsAllocatedBlock(zone, Category.Tiny, block)
+                       : kind == ZoneTag.Small && Heap.IsAllocatedBlock(zone, Category.Small, block);
+        return allocated && ZoneTag.SameHeap(tag, heap->TinyTag) ? zone : null; // the owner last, as in free
     }
 
     /// <summary>free's fast path once the block (checked) is known to be of the caller's heap: into its quick bin, or freed for real if the bin is full.</summary>

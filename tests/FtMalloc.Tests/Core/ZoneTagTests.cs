@@ -1,7 +1,8 @@
 // The zone map's tags (Memory/ZoneTag.cs): free's fast path decides "a TINY zone of this
-// heap", "a SMALL zone of this heap" or "neither" from tag ^ heap->TinyTag alone, so the
-// rule must hold for every tag a zone can carry and every heap, the heaps without an id
-// (None) included; and every zone's entries must carry its owner's tag.
+// heap", "a SMALL zone of this heap" or "neither" from the tag's kind bits and SameHeap(tag,
+// heap->TinyTag) alone, so the rule must hold for every tag a zone can carry and every
+// heap, the heaps without an id (None) included; and every zone's entries must carry its
+// owner's tag.
 using FtMalloc.Core.Introspection;
 using FtMalloc.Core.Memory;
 
@@ -13,8 +14,9 @@ public unsafe class ZoneTagTests
     /// <summary>What the fast path concludes: 1 (own TINY), 2 (own SMALL) or 0 (full path).</summary>
     private static uint FastPathVerdict(nuint tag, ushort heapTag)
     {
-        nuint own = tag ^ heapTag;
-        return own == 0 ? ZoneTag.Tiny : own == ZoneTag.OwnSmall ? ZoneTag.Small : 0;
+        nuint kind = tag & ZoneTag.KindMask;
+        if (kind != ZoneTag.Tiny && kind != ZoneTag.Small) return 0;
+        return ZoneTag.SameHeap(tag, heapTag) ? (uint)kind : 0;
     }
 
     [Fact]
