@@ -44,7 +44,8 @@ internal unsafe partial struct Heap
     /// <paramref name="to"/> with mremap (page tables move, no copy, no fault). Linux 5.13+
     /// keeps the source mapped, empty and clean (MREMAP_DONTUNMAP: no VMA is unmapped;
     /// <paramref name="keptSource"/>); older kernels refuse it once and get plain moves.
-    /// MAP_FAILED if the kernel said no; errno is kept either way.
+    /// MAP_FAILED if the kernel said no (the target is then still mapped:
+    /// PageMemory.RestoreTarget); errno is kept either way.
     /// </summary>
     private static void* MovePages(nuint from, nuint bytes, nuint to, out bool keptSource)
     {
@@ -59,6 +60,7 @@ internal unsafe partial struct Heap
             if (!keptSource && Libc.Errno == Libc.EINVAL) s_dontUnmapRefused = 1;
         }
         if (!keptSource) moved = Libc.mremap((void*)from, bytes, bytes, moveFlags, (void*)to);
+        if (moved == Libc.MAP_FAILED) PageMemory.RestoreTarget((void*)to, bytes); // older kernels unmapped it
         Libc.Errno = savedErrno;
         return moved;
     }

@@ -50,8 +50,9 @@ internal static unsafe class PageMemory
     /// Moves the mapping [from, from + oldBytes) to [to, to + newBytes) with mremap
     /// (MREMAP_MAYMOVE | MREMAP_FIXED: page tables move, nothing is copied; a longer mapping
     /// reads as zero past the moved pages). The old range is gone afterwards, so this waits, as
-    /// Unmap does, while a report walks. MAP_FAILED (nothing changed) when the kernel refuses,
-    /// for one when the old range spans more than one mapping (EFAULT). Keeps errno.
+    /// Unmap does, while a report walks. MAP_FAILED when the kernel refuses, for one when the
+    /// old range spans more than one mapping (EFAULT): the old range is then unchanged, and
+    /// the target range mapped (RestoreTarget). Keeps errno.
     /// </summary>
     public static void* Move(void* from, nuint oldBytes, nuint newBytes, void* to)
     {
@@ -60,8 +61,27 @@ internal static unsafe class PageMemory
         while (System.Threading.Volatile.Read(ref s_foreignReaders) != 0) Libc.sched_yield();
         void* moved = Libc.mremap(from, oldBytes, newBytes, Libc.MREMAP_MAYMOVE | Libc.MREMAP_FIXED, to);
         System.Threading.Interlocked.Decrement(ref s_waitingUnmaps);
+        if (moved == Libc.MAP_FAILED) RestoreTarget(to, newBytes);
         Libc.Errno = savedErrno;
         return moved;
+    }
+
+    /// <summary>
+    /// After an mremap with MREMAP_FIXED failed: makes sure [<paramref name="to"/>, +
+    /// <paramref name="bytes"/>), a range the caller owns, is mapped. Linux up to at least 6.10 unmapped
+    /// the target before it looked the source up (mremap_to: do_munmap, then vma_lookup; 6.18
+    /// checks first), so a move refused for a source that spans
+    /// mappings (EFAULT) left the target unmapped, and the allocator handed out that address
+    /// space as free (a LARGE block there faulted: tests/native/moverefused.c under the
+    /// oldmremap.so shim). Maps it again, fresh (reads as zero), without replacing anything:
+    /// where the target is still mapped (later kernels) the kernel says EEXIST and nothing
+    /// changes. Changes errno.
+    /// </summary>
+    public static void RestoreTarget(void* to, nuint bytes)
+    {
+        void* again = Libc.mmap(to, bytes, Libc.PROT_READ | Libc.PROT_WRITE,
+                                Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_FIXED_NOREPLACE, -1, 0);
+        if (again != Libc.MAP_FAILED && again != to) Libc.munmap(again, bytes); // a kernel before 4.17 took the address as a hint: the target was mapped
     }
 
     /// <summary>
