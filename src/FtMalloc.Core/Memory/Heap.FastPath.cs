@@ -58,10 +58,10 @@ internal unsafe partial struct Heap
     public static bool IsAllocatedBlock(Zone* zone, Block* block) =>
         Zone.IsBlockStart(zone, block) && block->IsAllocated;
 
-    /// <summary>IsAllocatedBlock for a zone the zone map's tag says is of <paramref name="category"/> (TINY or SMALL): no zone header read.</summary>
+    /// <summary>IsAllocatedBlock for the zone of a zone-map entry whose tag's kind is <paramref name="kind"/> (Zone.IsBlockStartOfKind): no zone header read.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool IsAllocatedBlock(Zone* zone, Category category, Block* block) =>
-        Zone.IsBlockStart(zone, category, block) && block->IsAllocated;
+    public static bool IsAllocatedBlockOfKind(Zone* zone, nuint kind, Block* block) =>
+        Zone.IsBlockStartOfKind(zone, kind, block) && block->IsAllocated;
 
     /// <summary>Parks <paramref name="block"/> (allocated, of bin <paramref name="bin"/>, which has room) in its quick bin, counting a free call.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

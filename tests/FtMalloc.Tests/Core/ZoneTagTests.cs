@@ -5,6 +5,7 @@
 // owner's tag.
 using FtMalloc.Core.Introspection;
 using FtMalloc.Core.Memory;
+using FtMalloc.Core.SizeClasses;
 
 namespace FtMalloc.Tests.Core;
 
@@ -41,6 +42,52 @@ public unsafe class ZoneTagTests
                     if (ZoneTag.SameHeap(tag, heapTag) != mine)
                         Assert.Fail($"heap id {heapId}, zone tag 0x{tag:X}: SameHeap is {!mine}");
                 }
+        }
+    }
+
+    [Fact]
+    public void The_area_of_each_tag_kind_is_where_zones_of_that_category_have_it()
+    {
+        // Zone.IsBlockStartOfKind looks the area up by the tag's kind in tables written out as
+        // numbers: they must follow the zone layout (Zone.AreaOffset, AreaEndOffset).
+        foreach ((uint kind, Category category) in new[] { (ZoneTag.Tiny, Category.Tiny), (ZoneTag.Small, Category.Small) })
+        {
+            Assert.Equal(Zone.AreaOffset(category), (nuint)Zone.AreaOffsetOfKind[(int)kind]);
+            Assert.Equal((Zone.AreaEndOffset(category) - Zone.AreaOffset(category)) >> 4, (nuint)Zone.AreaGranulesOfKind[(int)kind]);
+        }
+        Assert.Equal(0u, Zone.AreaGranulesOfKind[0]); // no zone, or LARGE: every address fails the bound
+        Assert.Equal(0u, Zone.AreaGranulesOfKind[3]);
+        Assert.Equal(4, Zone.AreaOffsetOfKind.Length);
+        Assert.Equal(4, Zone.AreaGranulesOfKind.Length);
+    }
+
+    [Fact]
+    public void Blocks_are_checked_by_their_kind_alone()
+    {
+        Heap* heap = Heap.Create(HeapKind.Standalone);
+        try
+        {
+            byte* tiny = Heap.Allocate(heap, 40);
+            byte* small = Heap.Allocate(heap, 4000);
+            byte* large = Heap.Allocate(heap, 1 << 20);
+            foreach (nint p in new[] { (nint)tiny, (nint)small, (nint)large })
+            {
+                nuint entry = ZoneMap.Entry((void*)p);
+                Zone* zone = ZoneMap.ZoneOf(entry);
+                nuint kind = ZoneTag.In(entry) & ZoneTag.KindMask;
+                bool expected = p != (nint)large; // a LARGE block is never the fast path's
+                Assert.Equal(expected, Heap.IsAllocatedBlockOfKind(zone, kind, Block.FromPayload((void*)p)));
+                Assert.False(Heap.IsAllocatedBlockOfKind(zone, kind, Block.FromPayload((void*)(p + 16)))); // not a block start
+                Assert.False(Heap.IsAllocatedBlockOfKind(zone, kind, Block.FromPayload((void*)(p + 8))));  // misaligned
+            }
+            Assert.False(Heap.IsAllocatedBlockOfKind(null, 0, Block.FromPayload(tiny))); // no zone: nothing read
+            Heap.Free(heap, tiny);
+            nuint tinyEntry = ZoneMap.Entry(tiny);
+            Assert.False(Heap.IsAllocatedBlockOfKind(ZoneMap.ZoneOf(tinyEntry), ZoneTag.In(tinyEntry) & ZoneTag.KindMask, Block.FromPayload(tiny))); // freed
+        }
+        finally
+        {
+            Heap.Destroy(heap);
         }
     }
 
