@@ -19,7 +19,6 @@
 //   when the zone is made: a LARGE zone's header may be carved from a freed block's bytes)
 //   a TINY/SMALL zone whose area is one free block is "empty": at most one empty zone
 //   per category per heap stays mapped (Heap.SpareZone), the others are unmapped
-using System;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -113,27 +112,45 @@ internal unsafe struct Zone
     /// <summary>
     /// IsBlockStart for the zone of a zone-map entry whose tag's kind is <paramref name="kind"/>
     /// (ZoneTag.cs: 1 TINY, 2 SMALL; 0 for no zone or a LARGE one): the area's place and size
-    /// are constants of the kind, looked up rather than branched on (a program that frees TINY
-    /// and SMALL blocks in random order mispredicted the branch: larson-4t 0.10 -> 0.13 s),
-    /// so no zone header is read, only the start bitmap; kinds 0 and 3 have an empty area, so
-    /// every address fails the bound before anything is read.
+    /// are constants of the kind, taken out of a packed constant by a shift rather than
+    /// branched on (a program that frees TINY and SMALL blocks in random order mispredicted
+    /// the branch: larson-4t 0.10 -> 0.13 s) or read from a table (its page, away from the
+    /// code, was one more fault in every process that frees: the textbook's test0 81 -> 83),
+    /// so no zone header is read, only the start bitmap; kinds 0 and 3 have an empty area,
+    /// so every address fails the bound before anything is read.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsBlockStartOfKind(Zone* zone, nuint kind, Block* block)
     {
-        nuint offset = Unsafe.Add(ref MemoryMarshal.GetReference(AreaOffsetOfKind), (nint)kind);
-        nuint granules = Unsafe.Add(ref MemoryMarshal.GetReference(AreaGranulesOfKind), (nint)kind);
+        int field = (int)kind * KindFieldBits;
+        nuint offset = (nuint)(AreaOffsetsByKind >> field) & KindFieldMask;
+        nuint granules = (nuint)(AreaGranulesByKind >> field) & KindFieldMask;
         return IsStartInArea(zone, (nuint)((byte*)block - (byte*)zone) - offset, granules);
     }
 
-    /// <summary>
-    /// AreaOffset of each tag kind (index kind &amp; ZoneTag.KindMask), written out: a table of
-    /// computed values would need a static constructor. ZoneTagTests checks them.
-    /// </summary>
-    public static ReadOnlySpan<uint> AreaOffsetOfKind => [0, 0x850, 0x20050, 0];
+    /// <summary>Bits of each kind's field in AreaOffsetsByKind and AreaGranulesByKind (kind 3's field is the top 4 bits: 0).</summary>
+    public const int KindFieldBits = 20;
 
-    /// <summary>Granules of the area of each tag kind (0: no block can be there), written out as AreaOffsetOfKind.</summary>
-    public static ReadOnlySpan<uint> AreaGranulesOfKind => [0, 0x3F7A, 0xFDFFA, 0];
+    private const nuint KindFieldMask = ((nuint)1 << KindFieldBits) - 1;
+
+    /// <summary>AreaOffset of each tag kind, KindFieldBits a kind (kinds 0 and 3: 0).</summary>
+    public static ulong AreaOffsetsByKind
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get =>
+            (ulong)AreaOffset(Category.Tiny) << KindFieldBits | (ulong)AreaOffset(Category.Small) << (2 * KindFieldBits);
+    }
+
+    /// <summary>Granules of each tag kind's area, KindFieldBits a kind (kinds 0 and 3: 0, an empty area).</summary>
+    public static ulong AreaGranulesByKind
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => (ulong)AreaGranules(Category.Tiny) << KindFieldBits | (ulong)AreaGranules(Category.Small) << (2 * KindFieldBits);
+    }
+
+    /// <summary>Granules of a TINY/SMALL zone's area: the same for every zone of the category.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static nuint AreaGranules(Category category) => (AreaEndOffset(category) - AreaOffset(category)) >> Categories.GranuleShift;
 
     /// <summary>True if the block <paramref name="offset"/> bytes into the area (any value) is on a set start bit of an area of <paramref name="granules"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -7,7 +7,7 @@
 //         the ids ran out (and for LARGE zones): such entries never match a heap
 //
 // The fast path reads the zone's kind from the tag's low bits, checks the block against
-// that kind's area, looked up in a 4-entry table (Zone.IsBlockStartOfKind: a null entry,
+// that kind's area, taken out of a packed constant (Zone.IsBlockStartOfKind: a null entry,
 // tag 0, and a LARGE zone have an empty area there, so they fail without a read; a branch
 // on the kind cost larson-4t, whose frees mix TINY and SMALL blocks at random, 30%), and
 // last tells "a zone of mine" by one exclusive or with the tag its heap keeps

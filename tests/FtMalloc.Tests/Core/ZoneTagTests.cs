@@ -48,17 +48,17 @@ public unsafe class ZoneTagTests
     [Fact]
     public void The_area_of_each_tag_kind_is_where_zones_of_that_category_have_it()
     {
-        // Zone.IsBlockStartOfKind looks the area up by the tag's kind in tables written out as
-        // numbers: they must follow the zone layout (Zone.AreaOffset, AreaEndOffset).
+        // Zone.IsBlockStartOfKind takes the area out of packed constants by the tag's kind:
+        // each field must hold the zone layout's value, and kinds 0 and 3 an empty area.
+        static nuint Field(ulong packed, uint kind) => (nuint)(packed >> ((int)kind * Zone.KindFieldBits)) & (((nuint)1 << Zone.KindFieldBits) - 1);
         foreach ((uint kind, Category category) in new[] { (ZoneTag.Tiny, Category.Tiny), (ZoneTag.Small, Category.Small) })
         {
-            Assert.Equal(Zone.AreaOffset(category), (nuint)Zone.AreaOffsetOfKind[(int)kind]);
-            Assert.Equal((Zone.AreaEndOffset(category) - Zone.AreaOffset(category)) >> 4, (nuint)Zone.AreaGranulesOfKind[(int)kind]);
+            Assert.Equal(Zone.AreaOffset(category), Field(Zone.AreaOffsetsByKind, kind));
+            Assert.Equal((Zone.AreaEndOffset(category) - Zone.AreaOffset(category)) >> 4, Field(Zone.AreaGranulesByKind, kind));
+            Assert.True(Zone.AreaGranules(category) < ((nuint)1 << Zone.KindFieldBits), "a field is too narrow for the area");
         }
-        Assert.Equal(0u, Zone.AreaGranulesOfKind[0]); // no zone, or LARGE: every address fails the bound
-        Assert.Equal(0u, Zone.AreaGranulesOfKind[3]);
-        Assert.Equal(4, Zone.AreaOffsetOfKind.Length);
-        Assert.Equal(4, Zone.AreaGranulesOfKind.Length);
+        Assert.Equal((nuint)0, Field(Zone.AreaGranulesByKind, 0)); // no zone, or LARGE: every address fails the bound
+        Assert.Equal((nuint)0, Field(Zone.AreaGranulesByKind, 3));
     }
 
     [Fact]
