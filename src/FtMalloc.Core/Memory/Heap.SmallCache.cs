@@ -34,7 +34,7 @@ internal unsafe partial struct Heap
     private static nuint SmallCacheLimit(Heap* heap)
     {
         if (heap->BinLimitBase == 0) return 0;
-        ulong share = ((ulong*)&heap->Counters)[(int)Counter.InUseBytes] / SmallCacheShare; // 0 without counters
+        ulong share = heap->Counters[Counter.InUseBytes] / SmallCacheShare; // 0 without counters
         return share < SmallCache.MaxBytes ? (nuint)share : SmallCache.MaxBytes;
     }
 
@@ -67,26 +67,22 @@ internal unsafe partial struct Heap
 
     /// <summary>
     /// The bytes in use fell (the limit is a share of them): frees cached blocks for real
-    /// until the cache holds at most <paramref name="limit"/>. So a program that frees its
+    /// until the cache holds at most <paramref name="limit"/> (0: all of them, ReleaseSmallCache);
+    /// returns how many it freed. So a program that frees its
     /// blocks of these sizes also empties the cache, and their zones can empty and go back
     /// (tests/native/reportrace.c fills three SMALL zones and frees every block, a round at
     /// a time: without this, the cached blocks kept a zone mapped and filled).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ShrinkSmallCache(Heap* heap, nuint limit)
-    {
-        SmallCache* cache = SmallCacheOf(heap);
-        for (Block* b; cache->Bytes > limit && (b = cache->TakeAny()) != null;)
-            Release(heap, Category.Small, Zone.OfBlock(b, Category.Small), b);
-    }
-
-    /// <summary>Frees every block of the small cache for real (merging it). Returns how many there were.</summary>
-    private static nuint ReleaseSmallCache(Heap* heap)
+    private static nuint ShrinkSmallCache(Heap* heap, nuint limit)
     {
         SmallCache* cache = SmallCacheOf(heap);
         nuint released = 0;
-        for (Block* b; (b = cache->TakeAny()) != null; released++)
+        for (Block* b; cache->Bytes > limit && (b = cache->TakeAny()) != null; released++)
             Release(heap, Category.Small, Zone.OfBlock(b, Category.Small), b);
         return released;
     }
+
+    /// <summary>Frees every block of the small cache for real (merging it): every cached block holds bytes, so a limit of 0 takes them all. Returns how many there were.</summary>
+    private static nuint ReleaseSmallCache(Heap* heap) => ShrinkSmallCache(heap, 0);
 }

@@ -77,11 +77,20 @@ internal static unsafe class PageMemory
     /// where the target is still mapped (later kernels) the kernel says EEXIST and nothing
     /// changes. Changes errno.
     /// </summary>
-    public static void RestoreTarget(void* to, nuint bytes)
+    public static void RestoreTarget(void* to, nuint bytes) => MapFreshAt(to, bytes);
+
+    /// <summary>
+    /// Maps [<paramref name="at"/>, + <paramref name="bytes"/>) fresh (reads as zero) without
+    /// replacing anything: true if it did; false if something is mapped there (EEXIST) or the
+    /// kernel said no. A kernel before 4.17 takes MAP_FIXED_NOREPLACE's address as a hint
+    /// (something was mapped there): the mapping it made elsewhere is undone. Changes errno.
+    /// </summary>
+    private static bool MapFreshAt(void* at, nuint bytes)
     {
-        void* again = Libc.mmap(to, bytes, Libc.PROT_READ | Libc.PROT_WRITE,
+        void* again = Libc.mmap(at, bytes, Libc.PROT_READ | Libc.PROT_WRITE,
                                 Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_FIXED_NOREPLACE, -1, 0);
-        if (again != Libc.MAP_FAILED && again != to) Libc.munmap(again, bytes); // a kernel before 4.17 took the address as a hint: the target was mapped
+        if (again != Libc.MAP_FAILED && again != at) Libc.munmap(again, bytes);
+        return again == at;
     }
 
     /// <summary>
@@ -100,13 +109,7 @@ internal static unsafe class PageMemory
         lost = false;
         Libc.munmap(next, more); // bytes nobody reads: no report walks there
         bool grown = Libc.mremap(start, bytes, bytes + more, 0, null) != Libc.MAP_FAILED;
-        if (!grown)
-        {
-            void* again = Libc.mmap(next, more, Libc.PROT_READ | Libc.PROT_WRITE,
-                                    Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_FIXED_NOREPLACE, -1, 0);
-            lost = again != next;
-            if (lost && again != Libc.MAP_FAILED) Libc.munmap(again, more); // a kernel before 4.17 placed it elsewhere
-        }
+        if (!grown) lost = !MapFreshAt(next, more);
         Libc.Errno = savedErrno;
         return grown;
     }
