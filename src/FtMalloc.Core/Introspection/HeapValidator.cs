@@ -136,9 +136,9 @@ internal static unsafe class HeapValidator
             end = (byte*)b + b->Size;
         }
         if (end != zone->AreaEnd) return new HeapCheck(HeapDefect.AreaNotTiled, (nuint)end);
-        // Exactly one start bit per block.
+        // Exactly one start bit per block, and none elsewhere (the bitmap covers the whole zone).
         ulong* bits = Zone.StartBits(zone);
-        nuint words = (Zone.AreaBytes(zone) / Categories.Granule + 63) / 64;
+        nuint words = Zone.BitmapBytes(zone->MappedBytes) / sizeof(ulong);
         nuint set = 0;
         for (nuint i = 0; i < words; i++) set += (nuint)System.Numerics.BitOperations.PopCount(bits[i]);
         if (set != blocksSeen) return new HeapCheck(HeapDefect.StartBitmapWrong, (nuint)zone);

@@ -481,8 +481,6 @@ internal unsafe partial struct Heap
             if (end < areaEnd) Block.ClearPrevFree((Block*)end);
             return block;
         }
-        ulong* bits = Zone.StartBits(zone);
-        byte* area = (byte*)zone + Zone.AreaOffset(category);
         // end - cursor - bytes stays 0 or >= MinBlockBytes: no cut leaves a 16-byte sliver.
         // Every block cut here follows a block that is not free (block came off the free
         // lists, so the one before it is not free either), so their PrevFree bits are clear.
@@ -498,13 +496,13 @@ internal unsafe partial struct Heap
             if (left != 0 && left < Categories.MinBlockBytes) break;
             Block* c = (Block*)cursor;
             c->SizeWord = (uint)bytes;
-            if (c != block) SetStartBit(bits, area, c);
+            if (c != block) Zone.MarkStart(zone, c);
             QuickBins.Push(bins, c, bin);
             cursor += bytes;
         }
         Block* taken = (Block*)cursor;
         taken->SizeWord = (uint)bytes;
-        if (taken != block) SetStartBit(bits, area, taken);
+        if (taken != block) Zone.MarkStart(zone, taken);
         cursor += bytes;
         if (cursor < end)
         {
@@ -512,7 +510,7 @@ internal unsafe partial struct Heap
             uint restBytes = (uint)(end - cursor);
             rest->SizeWord = restBytes;
             rest->Info = Block.FlagFree;
-            SetStartBit(bits, area, rest);
+            Zone.MarkStart(zone, rest);
             ListsOf(heap, zone)->Insert(rest);
             if (end < areaEnd) Block.SetPrevFree((Block*)end, restBytes);
         }
@@ -520,12 +518,6 @@ internal unsafe partial struct Heap
         return taken;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void SetStartBit(ulong* bits, byte* area, Block* block)
-    {
-        nuint i = (nuint)((byte*)block - area) >> Categories.GranuleShift;
-        bits[i >> 6] |= 1UL << (int)(i & 63);
-    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Commit(Heap* heap, Block* block, nuint request)
@@ -582,7 +574,6 @@ internal unsafe partial struct Heap
     {
         FreeLists* lists = category == Category.Tiny ? ClassLists(heap, zone->TinyClass) : &heap->SmallFree;
         byte* areaEnd = (byte*)zone + Zone.AreaEndOffset(category);
-        ulong* bits = Zone.StartBits(zone);
         byte* area = (byte*)zone + Zone.AreaOffset(category);
         uint size = block->Size;
         bool prevFree = Block.PrevIsFree(block);
@@ -597,7 +588,7 @@ internal unsafe partial struct Heap
         if ((byte*)next < areaEnd && next->IsFree)
         {
             lists->Remove(next);
-            ClearStartBit(bits, area, next);
+            Zone.ClearStart(zone, next);
             size += next->Size;
             next = (Block*)((byte*)block + size);
         }
@@ -605,7 +596,7 @@ internal unsafe partial struct Heap
         {
             Block* prev = Block.PrevOf(block);
             lists->Remove(prev);
-            ClearStartBit(bits, area, block);
+            Zone.ClearStart(zone, block);
             size += prev->Size;
             block = prev;
         }
@@ -621,12 +612,6 @@ internal unsafe partial struct Heap
         lists->Insert(block);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ClearStartBit(ulong* bits, byte* area, Block* block)
-    {
-        nuint i = (nuint)((byte*)block - area) >> Categories.GranuleShift;
-        bits[i >> 6] &= ~(1UL << (int)(i & 63));
-    }
 
     /// <summary>True if the newly empty <paramref name="zone"/> becomes (or is) its category's one spare zone.</summary>
     private static bool KeepAsSpare(Heap* heap, Category category, Zone* zone)

@@ -2,7 +2,7 @@
 // LARGE zone holds exactly one. The zone header sits at the start of the mapping.
 //
 // Layout of a TINY or SMALL zone (ZoneBytes long, aligned to ZoneBytes):
-//   [Zone header][start bitmap: 1 bit per 16-byte granule][area: blocks ... ][tail: 16 bytes]
+//   [Zone header][start bitmap: 1 bit per 16-byte granule of the zone][area: blocks ... ][tail: 16 bytes]
 //   AreaStart is 16-byte aligned, so every block header and payload is too. The last
 //   block's payload runs 8 bytes past AreaEnd (Block.cs), into the tail.
 // Layout of a LARGE zone (whole 64 KiB chunks carved from a LARGE region, Heap.Large.cs;
@@ -73,6 +73,11 @@ internal unsafe struct Zone
     public static nuint RegisteredBytes(Zone* zone) =>
         zone->Category == Category.Large ? (nuint)(zone->AreaStart - (byte*)zone) + 1 : zone->MappedBytes;
 
+    /// <summary>
+    /// The start bitmap: bit i for the granule i * 16 bytes from the zone's start (not from
+    /// AreaStart), so that a block's bit is found without the area's offset; the bits of the
+    /// header's and the bitmap's own granules, and of the tail, are never set.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong* StartBits(Zone* zone) => (ulong*)((byte*)zone + HeaderBytes);
 
@@ -80,9 +85,10 @@ internal unsafe struct Zone
     public static Zone* OfBlock(Block* block, Category category) =>
         (Zone*)((nuint)block & ~(Categories.ZoneBytes(category) - 1));
 
+    /// <summary>The start bit of <paramref name="block"/>: its granule counted from the zone's start (see StartBits).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static nuint GranuleIndex(Zone* zone, Block* block) =>
-        (nuint)((byte*)block - zone->AreaStart) >> Categories.GranuleShift;
+        (nuint)((byte*)block - (byte*)zone) >> Categories.GranuleShift;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void MarkStart(Zone* zone, Block* block)
@@ -107,65 +113,40 @@ internal unsafe struct Zone
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsBlockStart(Zone* zone, Block* block) =>
-        IsStartInArea(zone, (nuint)((byte*)block - zone->AreaStart), zone->BlockGranules);
+        BitOperations.RotateRight((nuint)((byte*)block - zone->AreaStart), Categories.GranuleShift) < zone->BlockGranules
+        && IsStartBitSet(zone, GranuleIndex(zone, block));
 
     /// <summary>
     /// IsBlockStart for the zone of a zone-map entry whose tag's kind is <paramref name="kind"/>
-    /// (ZoneTag.cs: 1 TINY, 2 SMALL; 0 for no zone or a LARGE one): the area's place and size
-    /// are constants of the kind, taken out of a packed constant by a shift rather than
-    /// branched on (a program that frees TINY and SMALL blocks in random order mispredicted
-    /// the branch: larson-4t 0.10 -> 0.13 s) or read from a table (its page, away from the
-    /// code, was one more fault in every process that frees: the textbook's test0 81 -> 83),
-    /// so no zone header is read, only the start bitmap; kinds 0 and 3 have an empty area,
-    /// so every address fails the bound before anything is read.
+    /// (ZoneTag.cs: 1 TINY, 2 SMALL; 0 for no zone or a LARGE one), with no zone header read:
+    /// the start bits count granules from the zone's start, so the one bound is a constant of
+    /// both kinds (MaxZoneGranules). The block's address came from a chunk of the zone (the
+    /// zone map said so), so it lies at most 16 bytes before the zone and below its end: before
+    /// the zone it rotates to a huge index, and a TINY zone's indexes stay inside its smaller
+    /// bitmap on their own. The header's and the bitmap's own granules never have a bit set.
+    /// Kind 0 is rejected before anything is read. Until 2026-11-27 the area's place and size
+    /// came out of a packed constant by the kind (Zone.AreaOffset below): 13 instructions a
+    /// free more than this test of the kind and one compare.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsBlockStartOfKind(Zone* zone, nuint kind, Block* block)
     {
-        int field = (int)kind * KindFieldBits;
-        nuint offset = (nuint)(AreaOffsetsByKind >> field) & KindFieldMask;
-        nuint granules = (nuint)(AreaGranulesByKind >> field) & KindFieldMask;
-        return IsStartInArea(zone, (nuint)((byte*)block - (byte*)zone) - offset, granules);
+        nuint i = BitOperations.RotateRight((nuint)((byte*)block - (byte*)zone), Categories.GranuleShift);
+        return kind != 0 && i < MaxZoneGranules && IsStartBitSet(zone, i);
     }
 
-    /// <summary>Bits of each kind's field in AreaOffsetsByKind and AreaGranulesByKind (kind 3's field is the top 4 bits: 0).</summary>
-    public const int KindFieldBits = 20;
-
-    private const nuint KindFieldMask = ((nuint)1 << KindFieldBits) - 1;
-
-    /// <summary>AreaOffset of each tag kind, KindFieldBits a kind (kinds 0 and 3: 0).</summary>
-    public static ulong AreaOffsetsByKind
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get =>
-            (ulong)AreaOffset(Category.Tiny) << KindFieldBits | (ulong)AreaOffset(Category.Small) << (2 * KindFieldBits);
-    }
-
-    /// <summary>Granules of each tag kind's area, KindFieldBits a kind (kinds 0 and 3: 0, an empty area).</summary>
-    public static ulong AreaGranulesByKind
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => (ulong)AreaGranules(Category.Tiny) << KindFieldBits | (ulong)AreaGranules(Category.Small) << (2 * KindFieldBits);
-    }
+    /// <summary>Granules of the biggest TINY/SMALL zone (SMALL): a block's start granule in any such zone is below it.</summary>
+    public const nuint MaxZoneGranules = Categories.SmallZoneBytes >> Categories.GranuleShift;
 
     /// <summary>Granules of a TINY/SMALL zone's area: the same for every zone of the category.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static nuint AreaGranules(Category category) => (AreaEndOffset(category) - AreaOffset(category)) >> Categories.GranuleShift;
 
-    /// <summary>True if the block <paramref name="offset"/> bytes into the area (any value) is on a set start bit of an area of <paramref name="granules"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool IsStartInArea(Zone* zone, nuint offset, nuint granules)
-    {
-        nuint i = BitOperations.RotateRight(offset, Categories.GranuleShift);
-        return i < granules && (StartBits(zone)[i >> 6] & (1UL << (int)(i & 63))) != 0;
-    }
+    private static bool IsStartBitSet(Zone* zone, nuint i) => (StartBits(zone)[i >> 6] & (1UL << (int)(i & 63))) != 0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool IsStart(Zone* zone, Block* block)
-    {
-        nuint i = GranuleIndex(zone, block);
-        return (StartBits(zone)[i >> 6] & (1UL << (int)(i & 63))) != 0;
-    }
+    public static bool IsStart(Zone* zone, Block* block) => IsStartBitSet(zone, GranuleIndex(zone, block));
 
     public static nuint AreaBytes(Zone* zone) => (nuint)(zone->AreaEnd - zone->AreaStart);
 }

@@ -6,11 +6,11 @@
 //   id  = 1 .. MaxId, one per heap, never reused; 0 for the zones of a heap created after
 //         the ids ran out (and for LARGE zones): such entries never match a heap
 //
-// The fast path reads the zone's kind from the tag's low bits, checks the block against
-// that kind's area, taken out of a packed constant (Zone.IsBlockStartOfKind: a null entry,
-// tag 0, and a LARGE zone have an empty area there, so they fail without a read; a branch
-// on the kind cost larson-4t, whose frees mix TINY and SMALL blocks at random, 30%), and
-// last tells "a zone of mine" by one exclusive or with the tag its heap keeps
+// The fast path reads the zone's kind from the tag's low bits (kind 0, a null entry or a
+// LARGE zone, fails before anything is read), checks the block's start bit, counted from
+// the zone's start so that one bound serves both kinds (Zone.IsBlockStartOfKind: no branch
+// on the kind, which cost larson-4t, whose frees mix TINY and SMALL blocks at random, 30%),
+// and last tells "a zone of mine" by one exclusive or with the tag its heap keeps
 // for its TINY zones (Heap.TinyTag): tag ^ TinyTag is 0 for a TINY zone of that heap and
 // 3 (1 ^ 2) for a SMALL one, and above 3 for any other heap's (SameHeap). A heap without an
 // id has TinyTag None (0xFFFF), which no tag comes within 3 of: that would need a tag of

@@ -46,19 +46,18 @@ public unsafe class ZoneTagTests
     }
 
     [Fact]
-    public void The_area_of_each_tag_kind_is_where_zones_of_that_category_have_it()
+    public void One_bound_covers_the_start_bits_of_every_zone_kind()
     {
-        // Zone.IsBlockStartOfKind takes the area out of packed constants by the tag's kind:
-        // each field must hold the zone layout's value, and kinds 0 and 3 an empty area.
-        static nuint Field(ulong packed, uint kind) => (nuint)(packed >> ((int)kind * Zone.KindFieldBits)) & (((nuint)1 << Zone.KindFieldBits) - 1);
-        foreach ((uint kind, Category category) in new[] { (ZoneTag.Tiny, Category.Tiny), (ZoneTag.Small, Category.Small) })
+        // Zone.IsBlockStartOfKind counts granules from the zone's start and bounds them by
+        // one constant: it must cover every block of both kinds, and each zone's bitmap
+        // must cover every granule of its zone (a TINY zone's indexes stay inside its bitmap).
+        foreach (Category category in new[] { Category.Tiny, Category.Small })
         {
-            Assert.Equal(Zone.AreaOffset(category), Field(Zone.AreaOffsetsByKind, kind));
-            Assert.Equal((Zone.AreaEndOffset(category) - Zone.AreaOffset(category)) >> 4, Field(Zone.AreaGranulesByKind, kind));
-            Assert.True(Zone.AreaGranules(category) < ((nuint)1 << Zone.KindFieldBits), "a field is too narrow for the area");
+            nuint zoneGranules = Categories.ZoneBytes(category) >> Categories.GranuleShift;
+            Assert.True(zoneGranules <= Zone.MaxZoneGranules, $"{category}: a block would fail the bound");
+            Assert.True(Zone.BitmapBytes(Categories.ZoneBytes(category)) * 8 >= zoneGranules, $"{category}: the bitmap is short of the zone");
+            Assert.True(Zone.HeaderBytes + Zone.BitmapBytes(Categories.ZoneBytes(category)) <= Zone.AreaOffset(category));
         }
-        Assert.Equal((nuint)0, Field(Zone.AreaGranulesByKind, 0)); // no zone, or LARGE: every address fails the bound
-        Assert.Equal((nuint)0, Field(Zone.AreaGranulesByKind, 3));
     }
 
     [Fact]
@@ -79,7 +78,11 @@ public unsafe class ZoneTagTests
                 Assert.Equal(expected, Heap.IsAllocatedBlockOfKind(zone, kind, Block.FromPayload((void*)p)));
                 Assert.False(Heap.IsAllocatedBlockOfKind(zone, kind, Block.FromPayload((void*)(p + 16)))); // not a block start
                 Assert.False(Heap.IsAllocatedBlockOfKind(zone, kind, Block.FromPayload((void*)(p + 8))));  // misaligned
+                Assert.False(Heap.IsAllocatedBlockOfKind(zone, kind, (Block*)((byte*)zone - 16))); // before the zone
+                Assert.False(Heap.IsAllocatedBlockOfKind(zone, kind, (Block*)zone)); // the header's granules: no start bit
             }
+            Zone* tinyZone = ZoneMap.ZoneOf(ZoneMap.Entry(tiny));
+            Assert.False(Heap.IsAllocatedBlockOfKind(tinyZone, ZoneTag.Tiny, (Block*)((byte*)tinyZone + Categories.TinyZoneBytes - 16))); // the tail
             Assert.False(Heap.IsAllocatedBlockOfKind(null, 0, Block.FromPayload(tiny))); // no zone: nothing read
             Heap.Free(heap, tiny);
             nuint tinyEntry = ZoneMap.Entry(tiny);
