@@ -333,12 +333,30 @@ internal unsafe partial struct Heap
 
         moved = Allocate(heap, request);
         if (moved == null) return null;
-        Libc.memcpy(moved, pointer, oldUsable < request ? oldUsable : request);
+        CopyForMove(moved, pointer, oldUsable < request ? oldUsable : request);
         PerturbFreed(zone, pointer);
         FreeOwned(heap, zone, block);
         heap->Counters.Add(Counter.Reallocs, 1);
         return moved;
     }
+
+    /// <summary>
+    /// The copy of a realloc that moves a block. A growing block's new home is often memory
+    /// no one touched yet (the untouched rest of a zone), and the copy would fault its pages
+    /// in one trap at a time: from PrefaultCopyBytes on they are faulted in first, by one
+    /// system call, and only the pages the copy writes anyway, so the resident memory is
+    /// the same. bench/'s realloc (2,000 vectors doubling at once, 99K faults): system time
+    /// 0.21 -> 0.17 s, wall 0.80 -> 0.75 s, peak RSS and faults unchanged; faulting in the
+    /// whole new block instead cost 22 MB more peak RSS (1.20x glibc) and more time; 8 KiB and
+    /// 32 KiB thresholds measured alike, 32 KiB spends the call only where a copy costs more.
+    /// </summary>
+    private static void CopyForMove(byte* moved, void* pointer, nuint bytes)
+    {
+        if (bytes >= PrefaultCopyBytes) PageMemory.Prefault(moved, bytes);
+        Libc.memcpy(moved, pointer, bytes);
+    }
+
+    private const nuint PrefaultCopyBytes = 32 * 1024;
 
     /// <summary>realloc of another thread's block: a new block here, the data copied, the old one freed remotely.</summary>
     private static PointerStatus ReallocateForeign(Heap* heap, Zone* zone, void* pointer, nuint request, out byte* result)
@@ -348,7 +366,7 @@ internal unsafe partial struct Heap
         if (status != PointerStatus.Valid) return status;
         byte* moved = Allocate(heap, request);
         if (moved == null) return status;
-        Libc.memcpy(moved, pointer, oldUsable < request ? oldUsable : request);
+        CopyForMove(moved, pointer, oldUsable < request ? oldUsable : request);
         PerturbFreed(zone, pointer);
         status = FreeRemote(zone, pointer);
         heap->Counters.Add(Counter.Reallocs, 1);

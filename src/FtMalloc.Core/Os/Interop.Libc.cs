@@ -20,6 +20,8 @@ internal static unsafe partial class Libc
     /// <summary>Linux 4.17+: map exactly there, but fail (EEXIST) rather than replace a mapping; older kernels take the address as a hint.</summary>
     public const int MAP_FIXED_NOREPLACE = 0x100000;
     public const int MADV_DONTNEED = 4;
+    /// <summary>Linux 5.14+: fault the pages in, writable, now (older kernels: EINVAL, nothing done).</summary>
+    public const int MADV_POPULATE_WRITE = 23;
     public const int MREMAP_MAYMOVE = 1;
     public const int MREMAP_FIXED = 2;
     public const int MREMAP_DONTUNMAP = 4;

@@ -114,6 +114,20 @@ internal static unsafe class PageMemory
         return grown;
     }
 
+    /// <summary>
+    /// Faults in, in one system call, the pages fully inside [start, start+bytes) that are not
+    /// resident yet, as a write would (resident ones are left as they are); keeps errno.
+    /// </summary>
+    public static void Prefault(void* start, nuint bytes)
+    {
+        nuint first = ((nuint)start + PageSize - 1) & ~(PageSize - 1);
+        nuint last = ((nuint)start + bytes) & ~(PageSize - 1);
+        if (last <= first) return;
+        int savedErrno = Libc.Errno;
+        Libc.madvise((void*)first, last - first, Libc.MADV_POPULATE_WRITE);
+        Libc.Errno = savedErrno;
+    }
+
     /// <summary>Gives the pages fully inside [start, start+bytes) back to the kernel; they read as zero afterwards.</summary>
     public static void Release(void* start, nuint bytes)
     {
