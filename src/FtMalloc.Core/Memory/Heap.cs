@@ -502,8 +502,9 @@ internal unsafe partial struct Heap
         // end - cursor - bytes stays 0 or >= MinBlockBytes: no cut leaves a 16-byte sliver.
         // Every block cut here follows a block that is not free (block came off the free
         // lists, so the one before it is not free either), so their PrevFree bits are clear.
-        uint most = 1; // blocks this miss carves, within CarveBytes (no division)
-        while (most < CarveBlocks && (most + 1) * bytes <= CarveBytes) most++;
+        // Blocks this miss carves, within CarveBytes: the division only for blocks over 128
+        // bytes (a loop that counted up to CarveBlocks cost million about 35 instructions a miss).
+        nuint most = bytes <= CarveBytes / CarveBlocks ? CarveBlocks : CarveBytes / bytes;
         QuickBins* bins = BinsOf(heap);
         nuint bin = bytes >> Categories.GranuleShift;
         for (uint n = 1; n < most && QuickBins.HasRoom(bins, bin); n++)
