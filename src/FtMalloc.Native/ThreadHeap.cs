@@ -118,39 +118,17 @@ internal static unsafe class ThreadHeap
     /// <summary>Asks glibc for the calling thread's stack (guard page excluded) and writes it into its heap; leaves StackBytes 0 if it says no.</summary>
     private static void LearnStack(Heap* heap)
     {
-        // Through dlsym, not imports: three more PLT entries moved the exported malloc and
-        // free off their 64-byte alignment, and the single-threaded pair ran 0.4 ns slower.
-        if (s_getattr == null)
-        {
-            s_attrGetStack = (delegate*<void*, void**, nuint*, int>)Symbol("pthread_attr_getstack\0"u8);
-            s_attrDestroy = (delegate*<void*, int>)Symbol("pthread_attr_destroy\0"u8);
-            void* getattr = Symbol("pthread_getattr_np\0"u8);
-            // Called as managed functions (as Pthread.Self: the same registers, no GC
-            // transition); a pointer with bit 1 set would be taken for a "fat" one.
-            if (getattr == null || s_attrGetStack == null || s_attrDestroy == null
-                || (((nuint)getattr | (nuint)s_attrGetStack | (nuint)s_attrDestroy) & 2) != 0) return;
-            s_getattr = (delegate*<nuint, void*, int>)getattr;
-        }
+        if (!Pthread.BindStackQueries()) return;
         PthreadAttr attr;
-        if (s_getattr(Pthread.pthread_self(), &attr) != 0) return;
+        if (Pthread.GetAttr(Pthread.pthread_self(), &attr) != 0) return;
         void* low;
         nuint bytes;
-        int failed = s_attrGetStack(&attr, &low, &bytes);
-        s_attrDestroy(&attr);
+        int failed = Pthread.AttrGetStack(&attr, &low, &bytes);
+        Pthread.AttrDestroy(&attr);
         if (failed != 0 || low == null) return;
         heap->StackLow = (nuint)low;
         Volatile.Write(ref heap->StackBytes, bytes);
     }
-
-    /// <summary>libc's <paramref name="name"/> (NUL-terminated), or null.</summary>
-    private static void* Symbol(ReadOnlySpan<byte> name)
-    {
-        fixed (byte* n = name) return Pthread.dlsym(null, n); // RTLD_DEFAULT
-    }
-
-    private static delegate*<nuint, void*, int> s_getattr;
-    private static delegate*<void*, void**, nuint*, int> s_attrGetStack;
-    private static delegate*<void*, int> s_attrDestroy;
 
     /// <summary>pthread_attr_t: 56 bytes on x86-64 glibc (room for 64).</summary>
     private struct PthreadAttr
@@ -363,32 +341,6 @@ internal static unsafe class ThreadHeap
     private static void AtExit(void* unused) => ProcessReports.AtExit();
 }
 
-/// <summary>
-/// ThreadHeap's table of heaps by stack granule, alone in its class: its statics start at
-/// offset 0, and NativeAOT adds a null check to a static reached at a large offset.
-/// </summary>
-internal static unsafe class StackHeaps
-{
-    /// <summary>Stack addresses per slot: 64 KiB.</summary>
-    private const int GranuleShift = 16;
-    private const int Slots = 4096;
-    private static Table s_table;
-
-    /// <summary>Heap pointers by 64 KiB granule of their owners' stacks (a granule's slot is granule mod Slots); any slot may be stale (checked on use).</summary>
-    private struct Table
-    {
-        public fixed ulong Heaps[Slots];
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static nuint Slot(nuint stack) => (stack >> GranuleShift) & (Slots - 1);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Heap* Candidate(nuint stack) => (Heap*)s_table.Heaps[Slot(stack)];
-
-    public static void Note(nuint stack, Heap* heap) => s_table.Heaps[Slot(stack)] = (ulong)heap;
-}
-
 /// <summary>Thread-specific data: the thread's heap pointer. None of these calls allocates for the library's own key.</summary>
 internal static unsafe class Pthread
 {
@@ -411,6 +363,38 @@ internal static unsafe class Pthread
     // Set once by ThreadHeap.SetUp, before the fast paths open; never read before.
     public static delegate*<nuint> Self;
 
+    // pthread_getattr_np, pthread_attr_getstack, pthread_attr_destroy (ThreadHeap.LearnStack),
+    // through pointers from dlsym as Self is, not imports: three more PLT entries moved the
+    // exported malloc and free off their 64-byte alignment, and the single-threaded pair ran
+    // 0.4 ns slower. pthread_getattr_np allocates (a CPU set). Null until BindStackQueries.
+    // (After Self: Self stays first in these statics, reached at their address.)
+    public static delegate*<nuint, void*, int> GetAttr;
+    public static delegate*<void*, void**, nuint*, int> AttrGetStack;
+    public static delegate*<void*, int> AttrDestroy;
+
+    /// <summary>Looks the three stack queries up once; false if one is missing (or has bit 1 set, which a managed call would take for a "fat" pointer).</summary>
+    public static bool BindStackQueries()
+    {
+        if (GetAttr != null) return true;
+        void* getStack = Symbol("pthread_attr_getstack\0"u8);
+        void* destroy = Symbol("pthread_attr_destroy\0"u8);
+        void* getAttr = Symbol("pthread_getattr_np\0"u8);
+        if (getStack == null || destroy == null || getAttr == null
+            || (((nuint)getStack | (nuint)destroy | (nuint)getAttr) & 2) != 0) return false;
+        AttrGetStack = (delegate*<void*, void**, nuint*, int>)getStack;
+        AttrDestroy = (delegate*<void*, int>)destroy;
+        Interlocked.MemoryBarrier(); // GetAttr last: non-null, it says the others are set
+        GetAttr = (delegate*<nuint, void*, int>)getAttr;
+        return true;
+    }
+
+    /// <summary>libc's <paramref name="name"/> (NUL-terminated), or null.</summary>
+    private static void* Symbol(ReadOnlySpan<byte> name)
+    {
+        fixed (byte* n = name) return dlsym(null, n); // RTLD_DEFAULT
+    }
+
+
     [DllImport("libc"), SuppressGCTransition]
     public static extern int pthread_setspecific(uint key, void* value);
 }
@@ -425,4 +409,31 @@ internal static unsafe class ProcessHooks
 
     [DllImport("libc"), SuppressGCTransition]
     public static extern int __cxa_atexit(delegate* unmanaged<void*, void> function, void* argument, void* dsoHandle);
+}
+
+/// <summary>
+/// ThreadHeap's table of heaps by stack granule, alone in its class: its statics start at
+/// offset 0 (NativeAOT adds a null check to a static reached at a large offset); last in the
+/// file, so that its 32 KiB come after the statics set-up writes (one page: LoadLayoutTests).
+/// </summary>
+internal static unsafe class StackHeaps
+{
+    /// <summary>Stack addresses per slot: 64 KiB.</summary>
+    private const int GranuleShift = 16;
+    private const int Slots = 4096;
+    private static Table s_table;
+
+    /// <summary>Heap pointers by 64 KiB granule of their owners' stacks (a granule's slot is granule mod Slots); any slot may be stale (checked on use).</summary>
+    private struct Table
+    {
+        public fixed ulong Heaps[Slots];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nuint Slot(nuint stack) => (stack >> GranuleShift) & (Slots - 1);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Heap* Candidate(nuint stack) => (Heap*)s_table.Heaps[Slot(stack)];
+
+    public static void Note(nuint stack, Heap* heap) => s_table.Heaps[Slot(stack)] = (ulong)heap;
 }
