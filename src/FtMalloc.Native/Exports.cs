@@ -57,24 +57,13 @@ internal static unsafe class Exports
         return Heap.CommitCached(heap, block, bin, size);
     }
 
-    /// <summary>malloc in a process that has (or had) other threads: the caller's heap from its stack address (ThreadHeap.OfStack), with no call; else from its pthread_self().</summary>
-    [MethodImpl(MethodImplOptions.NoInlining), SkipLocalsInit]
-    private static void* MallocThreaded(nuint size)
-    {
-        nuint stack = ThreadHeap.StackAddress();
-        Heap* heap = ThreadHeap.StackCandidate(stack);
-        if (heap == null || !ThreadHeap.IsStackOf(heap, stack)) return MallocUnknownStack(size, stack);
-        return MallocFrom(heap, size);
-    }
-
-    /// <summary>MallocThreaded for a caller whose stack the table does not know: the heap from pthread_self(), and the stack noted for next time.</summary>
+    /// <summary>malloc in a process that has (or had) other threads: the caller's heap from its pthread_self().</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void* MallocUnknownStack(nuint size, nuint stack)
+    private static void* MallocThreaded(nuint size)
     {
         nuint self = Pthread.Self();
         Heap* heap = ThreadHeap.Candidate(self);
         if (heap == null || heap->OwnerThread != self) return MallocSlow(size);
-        ThreadHeap.NoteStack(heap, stack);
         return MallocFrom(heap, size);
     }
 
@@ -134,14 +123,14 @@ internal static unsafe class Exports
     }
 
     /// <summary>
-    /// free in a process that has (or had) other threads: the block checked, then the
-    /// caller's heap from its stack address (ThreadHeap.OfStack, no call; else
-    /// FreeUnknownStack), then its own block, or another thread's to hand back.
+    /// free in a process that has (or had) other threads: the caller's heap from its
+    /// pthread_self() (asked first: the call then overlaps the zone map's loads), then its
+    /// own block, or another thread's to hand back.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining), SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static void FreeThreaded(void* pointer)
     {
-        nuint stack = ThreadHeap.StackAddress();
+        nuint self = Pthread.Self();
         // The block is checked before its owner is known (it may be another thread's), so the
         // zone's kind comes from the tag alone; the owner test compares the tag's heap id.
         nuint address = (nuint)pointer;
@@ -152,37 +141,9 @@ internal static unsafe class Exports
         Zone* zone = (Zone*)(entry - tag);
         Block* block = Block.FromPayload(pointer);
         if (!Heap.IsAllocatedBlockOfKind(zone, tag & ZoneTag.KindMask, block)) goto slow;
-        Heap* heap = ThreadHeap.StackCandidate(stack);
-        if (heap != null && ThreadHeap.IsStackOf(heap, stack))
-        {
-            if (ZoneTag.SameHeap(tag, heap->TinyTag))
-            {
-                FreeTo(heap, zone, block);
-                return;
-            }
-            Heap* owner = zone->Owner;
-            if (owner != heap && Heap.TryChainRemote(owner, block, heap)) return;
-            goto slow;
-        }
-        FreeUnknownStack(zone, block, tag, stack);
-        return;
-    slow:
-        FreeSlow(pointer);
-    }
-
-    /// <summary>
-    /// FreeThreaded for a caller whose stack the table does not know, once the block is
-    /// checked: the caller's heap from its pthread_self() (the stack noted for next time),
-    /// then its own block, or another thread's to hand back.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void FreeUnknownStack(Zone* zone, Block* block, nuint tag, nuint stack)
-    {
-        nuint self = Pthread.Self();
         Heap* heap = ThreadHeap.Candidate(self);
         if (heap != null && heap->OwnerThread == self)
         {
-            ThreadHeap.NoteStack(heap, stack);
             if (ZoneTag.SameHeap(tag, heap->TinyTag))
             {
                 FreeTo(heap, zone, block);
@@ -198,7 +159,7 @@ internal static unsafe class Exports
         // The table's entry is not the caller's heap: the caller's is looked up, or made.
         if (zone->Owner->OwnerThread != self && FreeRemoteFromUnknownHeap(zone->Owner, block, self)) return;
     slow:
-        FreeSlow(Block.PayloadOf(block));
+        FreeSlow(pointer);
     }
 
     /// <summary>A valid block of another thread's heap, freed by a thread whose thread-heap table entry is not its heap: hand it back (Heap.Remote.cs), counted on the caller's heap, looked up (made if it has none).</summary>
@@ -237,17 +198,12 @@ internal static unsafe class Exports
     }
 
     /// <summary>realloc's fast path in a process that has (or had) other threads: a block of the caller's heap (from its pthread_self()) is resized here.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining), SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static void* ReallocThreaded(void* pointer, nuint size)
     {
-        nuint stack = ThreadHeap.StackAddress();
-        Heap* heap = ThreadHeap.StackCandidate(stack);
-        if (heap == null || !ThreadHeap.IsStackOf(heap, stack))
-        {
-            nuint self = Pthread.Self();
-            heap = ThreadHeap.Candidate(self);
-            if (heap == null || heap->OwnerThread != self) return ReallocSlow(pointer, size);
-        }
+        nuint self = Pthread.Self();
+        Heap* heap = ThreadHeap.Candidate(self);
+        if (heap == null || heap->OwnerThread != self) return ReallocSlow(pointer, size);
         Zone* zone = OwnZoneOfAllocated(heap, pointer);
         if (zone == null) return ReallocSlow(pointer, size);
         return CAllocator.ReallocChecked(heap, zone, Block.FromPayload(pointer), size);

@@ -17,7 +17,6 @@
 // ready. The fork handlers are registered when a second thread gets a heap, a report runs
 // or tracing starts (EnsureForkHooks). If another library's constructor calls malloc
 // even earlier, that first call runs the set-up.
-using System;
 using System.Runtime;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -57,87 +56,6 @@ internal static unsafe class ThreadHeap
             return sole != null ? sole : CurrentOf(Pthread.pthread_self());
         }
     }
-
-    // ---- the caller's heap from its stack address ------------------------------------
-    // The threaded fast paths ask no one who the caller is: the address of one of their own
-    // locals is on the caller's stack, and a stack belongs to one thread. A table indexed by
-    // the address's 64 KiB granule names a heap; that heap is the caller's only if the
-    // address lies in the stack its owner registered ([StackLow, StackLow + StackBytes),
-    // Heap.cs): so a stale or overwritten slot, another thread's granule in the same slot,
-    // or a torn read can only miss, never name another thread's heap. A miss (a stack not
-    // learnt yet, the main thread's, a signal stack, a coroutine's, two stacks in one slot)
-    // goes on to pthread_self() and the hashed table below, and refreshes the slot.
-    // The owner learns its stack once, from pthread_getattr_np, on its first miss (not on
-    // the main thread: there glibc reads /proc/self/maps under the thread's own lock, with
-    // malloc, so a malloc made inside a pthread_getattr_np of its own would deadlock), and
-    // forgets it before its heap changes hands (HeapRegistry.ForgetStack: at thread exit,
-    // in a fork child), before glibc can give the stack to another thread.
-    // What it does not cover: code that runs another thread on memory inside a live
-    // thread's stack (a coroutine whose stack is a local array, resumed by another thread)
-    // would be taken for that thread.
-
-    /// <summary>
-    /// The address of a local of the caller's frame: a place on the calling thread's current
-    /// stack. (Callers are [SkipLocalsInit]: the local is never read, and zeroing it cost two
-    /// instructions.)
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static nuint StackAddress()
-    {
-        byte probe;
-        return (nuint)(&probe);
-    }
-
-    /// <summary>The table's heap for stack address <paramref name="stack"/>: null, or a heap that is the caller's only if IsStackOf(heap, stack).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Heap* StackCandidate(nuint stack) => StackHeaps.Candidate(stack);
-
-    /// <summary>True if <paramref name="stack"/> lies in the stack <paramref name="heap"/>'s owner registered: the caller is that owner.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool IsStackOf(Heap* heap, nuint stack) => stack - heap->StackLow < heap->StackBytes;
-
-    /// <summary>
-    /// <paramref name="heap"/> is the caller's (found by pthread_self()), whose stack address
-    /// <paramref name="stack"/> OfStack did not know: its slot names the heap from now on, once
-    /// the heap's stack is known (learnt here on the first miss, off the main thread).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    public static void NoteStack(Heap* heap, nuint stack)
-    {
-        if (heap->StackBytes == 0)
-        {
-            if (heap->StackAsked != 0) return;
-            heap->StackAsked = 1; // before the call: pthread_getattr_np allocates (its malloc misses too)
-            if (Pthread.Self() == s_mainThread) return;
-            LearnStack(heap);
-            if (heap->StackBytes == 0) return;
-        }
-        if (IsStackOf(heap, stack)) StackHeaps.Note(stack, heap);
-    }
-
-    /// <summary>Asks glibc for the calling thread's stack (guard page excluded) and writes it into its heap; leaves StackBytes 0 if it says no.</summary>
-    private static void LearnStack(Heap* heap)
-    {
-        if (!Pthread.BindStackQueries()) return;
-        PthreadAttr attr;
-        if (Pthread.GetAttr(Pthread.pthread_self(), &attr) != 0) return;
-        void* low;
-        nuint bytes;
-        int failed = Pthread.AttrGetStack(&attr, &low, &bytes);
-        Pthread.AttrDestroy(&attr);
-        if (failed != 0 || low == null) return;
-        heap->StackLow = (nuint)low;
-        Volatile.Write(ref heap->StackBytes, bytes);
-    }
-
-    /// <summary>pthread_attr_t: 56 bytes on x86-64 glibc (room for 64).</summary>
-    private struct PthreadAttr
-    {
-        public fixed ulong Words[8];
-    }
-
-    /// <summary>pthread_self() of the thread that loaded the library (the main thread, whose stack is never learnt).</summary>
-    private static nuint s_mainThread;
 
     /// <summary>The caller's heap without asking who the caller is, while the process has one thread (FastPaths.cs); else null.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -233,8 +151,7 @@ internal static unsafe class ThreadHeap
         uint key;
         Pthread.pthread_key_create(&key, (delegate* unmanaged<void*, void>)(delegate*<void*, void>)&OnThreadExit);
         s_key = key;
-        s_mainThread = Pthread.pthread_self();
-        Heap* main = HeapRegistry.Acquire(s_mainThread);
+        Heap* main = HeapRegistry.Acquire(Pthread.pthread_self());
         if (main != null)
         {
             // A SMALL zone is mapped ahead of need (the textbook's preallocated zones): the
@@ -363,38 +280,6 @@ internal static unsafe class Pthread
     // Set once by ThreadHeap.SetUp, before the fast paths open; never read before.
     public static delegate*<nuint> Self;
 
-    // pthread_getattr_np, pthread_attr_getstack, pthread_attr_destroy (ThreadHeap.LearnStack),
-    // through pointers from dlsym as Self is, not imports: three more PLT entries moved the
-    // exported malloc and free off their 64-byte alignment, and the single-threaded pair ran
-    // 0.4 ns slower. pthread_getattr_np allocates (a CPU set). Null until BindStackQueries.
-    // (After Self: Self stays first in these statics, reached at their address.)
-    public static delegate*<nuint, void*, int> GetAttr;
-    public static delegate*<void*, void**, nuint*, int> AttrGetStack;
-    public static delegate*<void*, int> AttrDestroy;
-
-    /// <summary>Looks the three stack queries up once; false if one is missing (or has bit 1 set, which a managed call would take for a "fat" pointer).</summary>
-    public static bool BindStackQueries()
-    {
-        if (GetAttr != null) return true;
-        void* getStack = Symbol("pthread_attr_getstack\0"u8);
-        void* destroy = Symbol("pthread_attr_destroy\0"u8);
-        void* getAttr = Symbol("pthread_getattr_np\0"u8);
-        if (getStack == null || destroy == null || getAttr == null
-            || (((nuint)getStack | (nuint)destroy | (nuint)getAttr) & 2) != 0) return false;
-        AttrGetStack = (delegate*<void*, void**, nuint*, int>)getStack;
-        AttrDestroy = (delegate*<void*, int>)destroy;
-        Interlocked.MemoryBarrier(); // GetAttr last: non-null, it says the others are set
-        GetAttr = (delegate*<nuint, void*, int>)getAttr;
-        return true;
-    }
-
-    /// <summary>libc's <paramref name="name"/> (NUL-terminated), or null.</summary>
-    private static void* Symbol(ReadOnlySpan<byte> name)
-    {
-        fixed (byte* n = name) return dlsym(null, n); // RTLD_DEFAULT
-    }
-
-
     [DllImport("libc"), SuppressGCTransition]
     public static extern int pthread_setspecific(uint key, void* value);
 }
@@ -409,31 +294,4 @@ internal static unsafe class ProcessHooks
 
     [DllImport("libc"), SuppressGCTransition]
     public static extern int __cxa_atexit(delegate* unmanaged<void*, void> function, void* argument, void* dsoHandle);
-}
-
-/// <summary>
-/// ThreadHeap's table of heaps by stack granule, alone in its class: its statics start at
-/// offset 0 (NativeAOT adds a null check to a static reached at a large offset); last in the
-/// file, so that its 32 KiB come after the statics set-up writes (one page: LoadLayoutTests).
-/// </summary>
-internal static unsafe class StackHeaps
-{
-    /// <summary>Stack addresses per slot: 64 KiB.</summary>
-    private const int GranuleShift = 16;
-    private const int Slots = 4096;
-    private static Table s_table;
-
-    /// <summary>Heap pointers by 64 KiB granule of their owners' stacks (a granule's slot is granule mod Slots); any slot may be stale (checked on use).</summary>
-    private struct Table
-    {
-        public fixed ulong Heaps[Slots];
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static nuint Slot(nuint stack) => (stack >> GranuleShift) & (Slots - 1);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Heap* Candidate(nuint stack) => (Heap*)s_table.Heaps[Slot(stack)];
-
-    public static void Note(nuint stack, Heap* heap) => s_table.Heaps[Slot(stack)] = (ulong)heap;
 }

@@ -1,10 +1,13 @@
-/* stackreuse: the threaded fast paths find the caller's heap from its stack address
- * (FtMalloc.Native/ThreadHeap.cs), so a thread stack that glibc hands to a new thread must
- * no longer name the heap of the thread that used it before. T1 allocates enough to have its
- * stack learnt, then exits; T2 (created next: glibc gives it T1's cached stack) and T3 run at
- * the same time, each allocating, filling, checking and freeing blocks. Had T1's stack kept
- * naming T1's heap, T2 would use that heap without owning it while T3 adopts it from the
- * pool: two threads on one heap, blocks handed out twice, caught by the checks.
+/* stackreuse: glibc hands the stack (and with it the thread descriptor, so the same
+ * pthread_self() value) of a thread that exited to the next thread it creates: that thread
+ * must get a heap of its own, not the one the dead thread left in the pool (the thread-heap
+ * table is keyed by pthread_self() and checked against the heap's OwnerThread, which
+ * HeapRegistry.Abandon clears; a lookup by stack address would have to forget the stack
+ * the same way). T1 allocates, then exits; T2 (created next: glibc gives it T1's cached
+ * stack) and T3 run at the same time, each allocating, filling, checking and freeing
+ * blocks. Had T2 been taken for T1, it would use T1's pooled heap while T3 adopts that heap:
+ * two threads on one heap, blocks handed out twice, caught by the checks (as they were,
+ * every run, with a stack-address lookup that did not forget the stack).
  * Prints "stack reused: yes|no" and "checks: ok|FAILED"; exits 1 on a failed check. */
 #include <pthread.h>
 #include <stdint.h>

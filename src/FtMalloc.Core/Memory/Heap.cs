@@ -69,16 +69,6 @@ internal unsafe partial struct Heap
     public int TinyClassesOn;
     /// <summary>Zones on TinyZones (the size classes' policy weighs free bytes against them).</summary>
     public uint TinyZoneCount;
-    /// <summary>
-    /// The owner thread's stack, [StackLow, StackLow + StackBytes), once the threaded fast
-    /// paths have learnt it (FtMalloc.Native/ThreadHeap.cs: a caller whose stack address is
-    /// in it is the owner); StackBytes is 0 while unknown, and is cleared before the heap
-    /// changes owner (HeapRegistry.Abandon, a fork child's retired heaps).
-    /// </summary>
-    public nuint StackLow;
-    public nuint StackBytes;
-    /// <summary>1 once the owner asked for its stack's range (asked once per owner: it may fail).</summary>
-    public int StackAsked;
     // Creating a heap and a slow malloc read or write these: they stay in the first page
     // (a read of an untouched page faults as a write does), ahead of the free lists.
     /// <summary>HeapRegistry's links (all heaps; abandoned heaps), under the registry lock.</summary>

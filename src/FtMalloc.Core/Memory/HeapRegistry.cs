@@ -19,8 +19,6 @@
 // Invariants
 //   every shared heap ever created is on s_all exactly once
 //   OwnerThread != 0  <=>  State == Owned (and not Dead), and it names the owner
-//   StackBytes != 0  =>  OwnerThread != 0, and [StackLow, StackLow + StackBytes) is
-//   the owner's own stack (cleared before the owner's thread can exit or its stack be reused)
 //   a heap on s_abandoned is Abandoned, Reclaiming or Dead (Dead ones are dropped lazily)
 //   State transitions: Owned -> Abandoned (its owner, at exit); Abandoned -> Owned (Acquire);
 //   Abandoned <-> Reclaiming (TryReclaim); Owned/Reclaiming -> Dead (fork child only)
@@ -80,7 +78,6 @@ internal static unsafe class HeapRegistry
         Heap.ReleaseQuickBins(heap);
         Heap.ReleaseSparePages(heap);
         Heap.ReleaseLargeExtents(heap);
-        ForgetStack(heap);
         s_lock.Enter();
         Volatile.Write(ref heap->OwnerThread, 0);
         Volatile.Write(ref heap->State, HeapState.Abandoned);
@@ -90,18 +87,6 @@ internal static unsafe class HeapRegistry
         // A free pushed between the drain and the state change found the heap Owned and
         // left the work to the owner, which is gone: do it now.
         if (heap->Remote.IsPending) TryReclaim(heap);
-    }
-
-    /// <summary>
-    /// The heap's owner is leaving it (thread exit, or a fork child where that thread is
-    /// gone): its stack no longer identifies the heap's owner (the stack's next user, a new
-    /// thread of glibc's stack cache, must not find this heap by it).
-    /// </summary>
-    private static void ForgetStack(Heap* heap)
-    {
-        Volatile.Write(ref heap->StackBytes, 0);
-        heap->StackLow = 0;
-        heap->StackAsked = 0;
     }
 
     /// <summary>Takes in the remote frees of an abandoned heap, unless someone else is on it.</summary>
@@ -138,7 +123,6 @@ internal static unsafe class HeapRegistry
         {
             if (h == survivor) continue;
             h->OwnerThread = 0; // that thread is not in the child; its pthread_t may be reused
-            ForgetStack(h); // and its stack too (glibc's stack cache hands it to the next thread)
             int state = h->State;
             if (state == HeapState.Owned || state == HeapState.Reclaiming) h->State = HeapState.Dead;
         }

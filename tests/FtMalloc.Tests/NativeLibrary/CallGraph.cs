@@ -36,13 +36,6 @@ internal sealed class CallGraph
         /// <summary>Seen: a test of a libc function pointer's "fat" bit (see AddInstruction).</summary>
         public bool TestsLibcPointerForFatBit { get; set; }
 
-        /// <summary>
-        /// Registers (64-bit names) that, at this point of the linear listing, hold a libc
-        /// function pointer loaded from the Pthread statics ("ptr"), or those statics' address
-        /// ("base"): a pointer the library keeps may be called as `call *%reg`.
-        /// </summary>
-        public Dictionary<string, string> LibcRegisters { get; } = new(StringComparer.Ordinal);
-
         public bool Contains(ulong address) => address >= Start && address < End;
     }
 
@@ -53,57 +46,6 @@ internal sealed class CallGraph
 
     /// <summary>The statics of FtMalloc.Native.Pthread: libc function pointers from dlsym, nothing else.</summary>
     private const string LibcPointers = "__NONGCSTATICSFtMalloc_Native_FtMalloc_Native_Pthread";
-
-    private static readonly Regex s_baseOffset = new(@"^(?:0x[0-9a-f]+)?\((%\w+)\)$", RegexOptions.Compiled);
-
-    /// <summary>The 64-bit register that <paramref name="name"/> (%eax, %bl, %r15d, ...) is part of.</summary>
-    private static string FullRegister(string name)
-    {
-        string r = name.TrimStart('%');
-        if (r.StartsWith('r') && r.Length >= 2 && char.IsDigit(r[1]))
-            return "%" + r.TrimEnd('b', 'w', 'd');
-        r = r switch
-        {
-            "al" or "ax" or "eax" => "rax", "bl" or "bx" or "ebx" => "rbx", "cl" or "cx" or "ecx" => "rcx",
-            "dl" or "dx" or "edx" => "rdx", "sil" or "si" or "esi" => "rsi", "dil" or "di" or "edi" => "rdi",
-            "bpl" or "bp" or "ebp" => "rbp", "spl" or "sp" or "esp" => "rsp", _ => r,
-        };
-        return "%" + r;
-    }
-
-    /// <summary>
-    /// Follows, in listing order, which registers hold a Pthread static (a libc pointer from
-    /// dlsym) or those statics' address: a `mov` from them sets a register, any other write
-    /// to it clears it, and a call clears the registers a callee may change.
-    /// </summary>
-    private static void TrackLibcRegisters(Function owner, string mnemonic, string? source, string? destination, bool libcPointer, string? symbol)
-    {
-        if (mnemonic.StartsWith("call", StringComparison.Ordinal))
-        {
-            foreach (string r in new[] { "%rax", "%rcx", "%rdx", "%rsi", "%rdi", "%r8", "%r9", "%r10", "%r11" })
-                owner.LibcRegisters.Remove(r);
-            return;
-        }
-        if (destination is null || mnemonic.StartsWith("cmp", StringComparison.Ordinal) || mnemonic.StartsWith("test", StringComparison.Ordinal)
-            || mnemonic.StartsWith("push", StringComparison.Ordinal) || mnemonic.StartsWith('j'))
-            return;
-        string? state = null;
-        if (mnemonic == "mov" && libcPointer && source is not null && source.Contains("(%rip)", StringComparison.Ordinal))
-            state = "ptr";
-        else if (mnemonic == "lea" && symbol == LibcPointers)
-            state = "base";
-        else if (mnemonic == "mov" && source is not null && s_baseOffset.Match(source) is { Success: true } m
-                 && owner.LibcRegisters.GetValueOrDefault(FullRegister(m.Groups[1].Value)) == "base")
-            state = "ptr";
-        if (state is null)
-            owner.LibcRegisters.Remove(destination);
-        else
-            owner.LibcRegisters[destination] = state;
-    }
-
-    /// <summary>A RIP-relative operand's symbol that is one of those pointers (the first, or one at an offset: Self, GetAttr, ...).</summary>
-    private static bool IsLibcPointer(string symbol) =>
-        symbol == LibcPointers || (symbol.StartsWith(LibcPointers + "+0x", StringComparison.Ordinal));
     private static readonly Regex s_section = new(@"^Disassembly of section (\S+):$", RegexOptions.Compiled);
     private static readonly HashSet<string> s_prefixes = new(StringComparer.Ordinal)
     {
@@ -233,16 +175,8 @@ internal sealed class CallGraph
             reference = ElfTools.Hex(rip.Groups[1].Value);
         owner.Instructions.Add(new Instruction(address, mnemonic, operands, reference));
 
-        bool libcPointer = rip.Success && IsLibcPointer(rip.Groups[2].Value);
-        string[] parts = operands.Split(',');
-        string? source = parts.Length == 2 ? parts[0] : null;
-        string? destination = parts.Length >= 1 && parts[^1].StartsWith('%') ? FullRegister(parts[^1]) : null;
-        bool registerPointer = transfer && operands.StartsWith("*%", StringComparison.Ordinal)
-            && owner.LibcRegisters.GetValueOrDefault(FullRegister(operands[1..])) == "ptr";
-        if (mnemonic.StartsWith("test", StringComparison.Ordinal)
-            && (libcPointer || (source is not null && owner.LibcRegisters.GetValueOrDefault(FullRegister(parts[1])) == "ptr")))
+        if (rip.Success && rip.Groups[2].Value == LibcPointers && mnemonic.StartsWith("test", StringComparison.Ordinal))
             owner.TestsLibcPointerForFatBit = true;
-        TrackLibcRegisters(owner, mnemonic, source, destination, libcPointer, rip.Success ? rip.Groups[2].Value : null);
         if (transfer && operands.StartsWith('*'))
         {
             // Through the GOT to a named external function: an edge. Through a libc function
@@ -252,8 +186,8 @@ internal sealed class CallGraph
             // of the pointer's bit 1 (set-up refuses a pointer with that bit). Otherwise unknown.
             if (rip.Success && rip.Groups[2].Value.Contains('@'))
                 owner.Callees.Add(rip.Groups[2].Value.Split('@')[0] + "@got");
-            else if (libcPointer || registerPointer)
-                owner.Callees.Add("libc@dlsym");
+            else if (rip.Success && rip.Groups[2].Value == LibcPointers)
+                owner.Callees.Add("pthread_self@dlsym");
             else if (owner.TestsLibcPointerForFatBit && s_fatPointerCall.IsMatch(operands))
                 return;
             else if (!IsSwitchJump(owner, mnemonic))
