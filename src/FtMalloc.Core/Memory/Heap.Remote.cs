@@ -218,6 +218,10 @@ internal unsafe partial struct Heap
         // TINY/SMALL blocks are counted once, after the loop (nothing in it reads the counters):
         // two adds to registers a block instead of two to memory.
         nuint blocks = 0, requested = 0;
+        // The bins' overfill bounds, once per drain rather than a shift and a multiply a block
+        // (read again after a call: nothing here changes the limit, but the calls are long).
+        QuickBins* bins = BinsOf(heap);
+        int floorUpTo256 = bins->OverfillFloor(upTo256: true), floorAbove = bins->OverfillFloor(upTo256: false);
         while (list != 0)
         {
             void* pointer = (void*)(list & ~LargeTag);
@@ -226,17 +230,21 @@ internal unsafe partial struct Heap
             if (large)
             {
                 FreeOwned(heap, ZoneMap.Lookup(pointer), null);
+                floorUpTo256 = bins->OverfillFloor(upTo256: true);
+                floorAbove = bins->OverfillFloor(upTo256: false);
             }
             else
             {
                 Block* block = Block.FromPayload(pointer);
                 blocks++;
                 requested += block->Requested;
-                if (!QuickBins.TryPushOverfill(BinsOf(heap), block)) // the push marks it Cached
+                if (!QuickBins.TryPushOverfill(bins, block, floorUpTo256, floorAbove)) // the push marks it Cached
                 {
                     block->Info &= ~Block.FlagMask; // allocated again, for the moment it takes to free it here
                     Zone* zone = ZoneMap.Lookup(pointer);
                     Release(heap, zone->Category, zone, block);
+                    floorUpTo256 = bins->OverfillFloor(upTo256: true);
+                    floorAbove = bins->OverfillFloor(upTo256: false);
                 }
             }
             count++;
