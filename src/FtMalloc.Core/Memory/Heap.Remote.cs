@@ -214,42 +214,41 @@ internal unsafe partial struct Heap
     public static nuint DrainRemoteFrees(Heap* heap)
     {
         nint list = Interlocked.Exchange(ref heap->Remote.Head, 0);
-        nuint count = 0;
         // TINY/SMALL blocks are counted once, after the loop (nothing in it reads the counters):
-        // two adds to registers a block instead of two to memory.
-        nuint blocks = 0, requested = 0;
+        // two adds to registers a block instead of two to memory; LARGE ones apart, so that the
+        // common entry (untagged: the payload itself) is neither masked nor counted twice.
+        nuint blocks = 0, requested = 0, large = 0;
         // The bins' overfill bounds, once per drain rather than a shift and a multiply a block
         // (read again after a call: nothing here changes the limit, but the calls are long).
         QuickBins* bins = BinsOf(heap);
         int floorUpTo256 = bins->OverfillFloor(upTo256: true), floorAbove = bins->OverfillFloor(upTo256: false);
         while (list != 0)
         {
-            void* pointer = (void*)(list & ~LargeTag);
-            bool large = (list & LargeTag) != 0;
-            list = *(nint*)pointer;
-            if (large)
+            if ((list & LargeTag) != 0)
             {
-                FreeOwned(heap, ZoneMap.Lookup(pointer), null);
+                void* payload = (void*)(list & ~LargeTag);
+                list = *(nint*)payload;
+                FreeOwned(heap, ZoneMap.Lookup(payload), null);
+                large++;
+                floorUpTo256 = bins->OverfillFloor(upTo256: true);
+                floorAbove = bins->OverfillFloor(upTo256: false);
+                continue;
+            }
+            void* pointer = (void*)list;
+            list = *(nint*)pointer;
+            Block* block = Block.FromPayload(pointer);
+            blocks++;
+            requested += block->Requested;
+            if (!QuickBins.TryPushOverfill(bins, block, floorUpTo256, floorAbove)) // the push marks it Cached
+            {
+                block->Info &= ~Block.FlagMask; // allocated again, for the moment it takes to free it here
+                Zone* zone = ZoneMap.Lookup(pointer);
+                Release(heap, zone->Category, zone, block);
                 floorUpTo256 = bins->OverfillFloor(upTo256: true);
                 floorAbove = bins->OverfillFloor(upTo256: false);
             }
-            else
-            {
-                Block* block = Block.FromPayload(pointer);
-                blocks++;
-                requested += block->Requested;
-                if (!QuickBins.TryPushOverfill(bins, block, floorUpTo256, floorAbove)) // the push marks it Cached
-                {
-                    block->Info &= ~Block.FlagMask; // allocated again, for the moment it takes to free it here
-                    Zone* zone = ZoneMap.Lookup(pointer);
-                    Release(heap, zone->Category, zone, block);
-                    floorUpTo256 = bins->OverfillFloor(upTo256: true);
-                    floorAbove = bins->OverfillFloor(upTo256: false);
-                }
-            }
-            count++;
         }
         HeapCounters.CountFrees(&heap->Counters, blocks, requested);
-        return count;
+        return blocks + large;
     }
 }
