@@ -62,8 +62,8 @@ internal static unsafe class Exports
     private static void* MallocThreaded(nuint size)
     {
         nuint self = Pthread.Self();
-        Heap* heap = ThreadHeap.Candidate(self);
-        if (heap == null || heap->OwnerThread != self) return MallocSlow(size);
+        Heap* heap = ThreadHeap.Candidate(self); // never null once the fast paths are open
+        if (heap->OwnerThread != self) return MallocSlow(size);
         return MallocFrom(heap, size);
     }
 
@@ -142,7 +142,7 @@ internal static unsafe class Exports
         Block* block = Block.FromPayload(pointer);
         if (!Heap.IsAllocatedBlockOfKind(zone, tag & ZoneTag.KindMask, block)) goto slow;
         Heap* heap = ThreadHeap.Candidate(self);
-        if (heap != null && heap->OwnerThread == self)
+        if (heap->OwnerThread == self)
         {
             if (ZoneTag.SameHeap(tag, heap->TinyTag))
             {
@@ -203,7 +203,7 @@ internal static unsafe class Exports
     {
         nuint self = Pthread.Self();
         Heap* heap = ThreadHeap.Candidate(self);
-        if (heap == null || heap->OwnerThread != self) return ReallocSlow(pointer, size);
+        if (heap->OwnerThread != self) return ReallocSlow(pointer, size);
         Zone* zone = OwnZoneOfAllocated(heap, pointer);
         if (zone == null) return ReallocSlow(pointer, size);
         return CAllocator.ReallocChecked(heap, zone, Block.FromPayload(pointer), size);

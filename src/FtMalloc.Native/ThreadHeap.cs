@@ -40,10 +40,24 @@ internal static unsafe class ThreadHeap
     private const int CacheSlots = 256;
     private static HeapCache s_cache;
 
-    /// <summary>Heap pointers by hash of their owner's pthread_self(); any slot may be stale (checked on use).</summary>
+    /// <summary>Heap pointers by hash of their owner's pthread_self(); any slot may be stale (checked on use); an empty one names s_noHeap (from set-up on).</summary>
     private struct HeapCache
     {
         public fixed ulong Slots[CacheSlots];
+    }
+
+    /// <summary>
+    /// What an empty slot names: not a heap, only a Heap's first 16 bytes with an OwnerThread
+    /// of 0, which is no thread's pthread_self(), so the fast paths' owner compare rejects it
+    /// and they test no slot for null (two instructions a call).
+    /// </summary>
+    private static NoHeap s_noHeap;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct NoHeap
+    {
+        public nuint KindTagState; // Heap's Kind, TinyTag and State
+        public nuint OwnerThread;  // at Heap.OwnerThread's offset, 8 (HeapLayoutTests)
     }
 
     /// <summary>The calling thread's heap, or null if it has none yet (enough for free).</summary>
@@ -69,7 +83,7 @@ internal static unsafe class ThreadHeap
         return heap != null && heap->OwnerThread == self ? heap : CurrentSlow(self);
     }
 
-    /// <summary>The table's heap for thread <paramref name="self"/>: null, or a heap that is the thread's only if its OwnerThread == self.</summary>
+    /// <summary>The table's heap for thread <paramref name="self"/>: s_noHeap (whose OwnerThread is 0) or a heap, which is the thread's only if its OwnerThread == self; null only before set-up.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Heap* Candidate(nuint self) => (Heap*)s_cache.Slots[Slot(self)];
 
@@ -151,6 +165,8 @@ internal static unsafe class ThreadHeap
         uint key;
         Pthread.pthread_key_create(&key, (delegate* unmanaged<void*, void>)(delegate*<void*, void>)&OnThreadExit);
         s_key = key;
+        ulong noHeap = (ulong)Unsafe.AsPointer(ref s_noHeap);
+        for (int i = 0; i < CacheSlots; i++) s_cache.Slots[i] = noHeap; // before the fast paths open (the statics' page is written here anyway)
         Heap* main = HeapRegistry.Acquire(Pthread.pthread_self());
         if (main != null)
         {

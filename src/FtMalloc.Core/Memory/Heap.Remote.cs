@@ -155,17 +155,26 @@ internal unsafe partial struct Heap
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryChainRemote(Heap* owner, Block* block, Heap* caller)
     {
-        ref RemoteBatch batch = ref caller->Outgoing;
+        // The batch and the counter at constant offsets from the heap: no null check, no
+        // address kept in a register (prodcons, one pair, 500K blocks: 144.7M -> 143.9M).
+        RemoteBatch* batch = OutgoingOf(caller);
         // Owner is null while the batch is empty, so a match means First and Last are set.
-        if (batch.Owner != owner || batch.Count >= BatchBlocks - 1) return TryFreeRemote(owner, block, caller);
+        if (batch->Owner != owner || batch->Count >= BatchBlocks - 1) return TryFreeRemote(owner, block, caller);
         if (!TryMarkRemote(block)) return false;
-        HeapCounters.Add(&caller->Counters, Counter.CallsFree, 1);
+        HeapCounters.Add(CountersOf(caller), Counter.CallsFree, 1);
         nint entry = (nint)Block.PayloadOf(block);
-        *(nint*)entry = batch.First;
-        batch.First = entry;
-        batch.Count++;
+        *(nint*)entry = batch->First;
+        batch->First = entry;
+        batch->Count++;
         return true;
     }
+
+    /// <summary>Offset of Outgoing in Heap: right after the counters (Heap.cs; FastPathLayoutTests checks it).</summary>
+    public const int OutgoingOffset = CountersOffset + HeapCounters.Bytes;
+
+    /// <summary>The heap's outgoing remote-free batch, reached without a null check.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static RemoteBatch* OutgoingOf(Heap* heap) => (RemoteBatch*)((byte*)heap + OutgoingOffset);
 
     /// <summary>Blocks a thread chains for one owner before it pushes them (one compare-and-swap a batch).</summary>
     public const int BatchBlocks = 32;
@@ -214,34 +223,41 @@ internal unsafe partial struct Heap
     public static nuint DrainRemoteFrees(Heap* heap)
     {
         nint list = Interlocked.Exchange(ref heap->Remote.Head, 0);
-        nuint count = 0;
         // TINY/SMALL blocks are counted once, after the loop (nothing in it reads the counters):
-        // two adds to registers a block instead of two to memory.
-        nuint blocks = 0, requested = 0;
+        // two adds to registers a block instead of two to memory; LARGE ones apart, so that the
+        // common entry (untagged: the payload itself) is neither masked nor counted twice.
+        nuint blocks = 0, requested = 0, large = 0;
+        // The bins' overfill bounds, once per drain rather than a shift and a multiply a block
+        // (read again after a call: nothing here changes the limit, but the calls are long).
+        QuickBins* bins = BinsOf(heap);
+        int floorUpTo256 = bins->OverfillFloor(upTo256: true), floorAbove = bins->OverfillFloor(upTo256: false);
         while (list != 0)
         {
-            void* pointer = (void*)(list & ~LargeTag);
-            bool large = (list & LargeTag) != 0;
+            if ((list & LargeTag) != 0)
+            {
+                void* payload = (void*)(list & ~LargeTag);
+                list = *(nint*)payload;
+                FreeOwned(heap, ZoneMap.Lookup(payload), null);
+                large++;
+                floorUpTo256 = bins->OverfillFloor(upTo256: true);
+                floorAbove = bins->OverfillFloor(upTo256: false);
+                continue;
+            }
+            void* pointer = (void*)list;
             list = *(nint*)pointer;
-            if (large)
+            Block* block = Block.FromPayload(pointer);
+            blocks++;
+            requested += block->Requested;
+            if (!QuickBins.TryPushOverfill(bins, block, floorUpTo256, floorAbove)) // the push marks it Cached
             {
-                FreeOwned(heap, ZoneMap.Lookup(pointer), null);
+                block->Info &= ~Block.FlagMask; // allocated again, for the moment it takes to free it here
+                Zone* zone = ZoneMap.Lookup(pointer);
+                Release(heap, zone->Category, zone, block);
+                floorUpTo256 = bins->OverfillFloor(upTo256: true);
+                floorAbove = bins->OverfillFloor(upTo256: false);
             }
-            else
-            {
-                Block* block = Block.FromPayload(pointer);
-                blocks++;
-                requested += block->Requested;
-                if (!QuickBins.TryPushOverfill(BinsOf(heap), block)) // the push marks it Cached
-                {
-                    block->Info &= ~Block.FlagMask; // allocated again, for the moment it takes to free it here
-                    Zone* zone = ZoneMap.Lookup(pointer);
-                    Release(heap, zone->Category, zone, block);
-                }
-            }
-            count++;
         }
         HeapCounters.CountFrees(&heap->Counters, blocks, requested);
-        return count;
+        return blocks + large;
     }
 }

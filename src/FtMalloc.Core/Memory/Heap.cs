@@ -58,6 +58,8 @@ internal unsafe partial struct Heap
     public nuint OwnerThread;
     public QuickBins Bins;
     public HeapCounters Counters;
+    /// <summary>This heap's thread's remote frees not yet pushed to their owner (Heap.Remote.cs): right after the counters, at OutgoingOffset, which free's remote branch adds as a constant.</summary>
+    public RemoteBatch Outgoing;
     public Zone* TinyZones;
     public Zone* SmallZones;
     public Zone* LargeZones;
@@ -74,8 +76,6 @@ internal unsafe partial struct Heap
     /// <summary>HeapRegistry's links (all heaps; abandoned heaps), under the registry lock.</summary>
     public Heap* NextInRegistry;
     public Heap* NextAbandoned;
-    /// <summary>This heap's thread's remote frees not yet pushed to their owner (Heap.Remote.cs).</summary>
-    public RemoteBatch Outgoing;
     /// <summary>Other threads write here (Heap.Remote.cs): a cache line of its own.</summary>
     public RemoteFreeList Remote;
     /// <summary>

@@ -138,6 +138,23 @@ internal unsafe struct QuickBins
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool HasRoom(QuickBins* bins, nuint bin) => bin < Count && Room(bins)[bin] > 0;
 
+    /// <summary>
+    /// The room at or below which a bin takes no more remote frees (it holds OverfillFactor
+    /// times its capacity): of bins up to 256-byte blocks when <paramref name="upTo256"/>, of the
+    /// others otherwise. Fixed while Limit is (a drain computes both once: TryPushOverfill).
+    /// </summary>
+    public readonly int OverfillFloor(bool upTo256) => -(OverfillFactor - 1) * (int)(_limit >> (upTo256 ? 0 : 2));
+
+    /// <summary>TryPushOverfill with the two floors (OverfillFloor) computed by the caller.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryPushOverfill(QuickBins* bins, Block* block, int floorUpTo256, int floorAbove)
+    {
+        nuint bin = Block.BinOf(block);
+        if (bin >= Count || Room(bins)[bin] <= (bin <= 16 ? floorUpTo256 : floorAbove)) return false;
+        Push(bins, block, bin);
+        return true;
+    }
+
     /// <summary>Caches a block taken in from the remote-free list if its bin holds fewer than OverfillFactor times its capacity; false otherwise.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryPushOverfill(QuickBins* bins, Block* block)

@@ -20,6 +20,9 @@ namespace FtMalloc.Core.Stats;
 
 internal unsafe struct HeapCounters
 {
+    /// <summary>Size of the struct (Heap.cs places its outgoing remote-free batch right after it).</summary>
+    public const int Bytes = 8 * ((int)Counter.Count + 2 * QuickBins.Count);
+
     private fixed ulong _values[(int)Counter.Count];
     private fixed ulong _binMallocs[QuickBins.Count];
     private fixed ulong _binFrees[QuickBins.Count];

@@ -20,6 +20,16 @@ public unsafe class FastPathLayoutTests
         Assert.True(Heap.CountersOf(&heap) == &heap.Counters);
     }
 
+    [Fact(DisplayName = "Heap: Outgoing sits at OutgoingOffset, right after the counters (free's remote branch adds a constant); OwnerThread at 8 (the thread-heap table's empty-slot stand-in has it there)")]
+    public void Outgoing_and_owner_sit_where_the_threaded_paths_read_them()
+    {
+        Assert.Equal(HeapCounters.Bytes, sizeof(HeapCounters));
+        Assert.Equal(Heap.OutgoingOffset, (int)Marshal.OffsetOf<Heap>(nameof(Heap.Outgoing)));
+        Assert.Equal(8, (int)Marshal.OffsetOf<Heap>(nameof(Heap.OwnerThread)));
+        Heap heap = default;
+        Assert.True(Heap.OutgoingOf(&heap) == &heap.Outgoing);
+    }
+
     [Fact(DisplayName = "HeapCounters: per-bin fast-path counts read back as mallocs, calls, bytes served, frees")]
     public void Per_bin_counts_fold_into_the_counters_they_stand_for()
     {

@@ -16,6 +16,25 @@ public sealed class RemoteBatchTests
         return long.Parse(m.Groups[1].Value);
     }
 
+    private static long InUseAfter(RunResult run, string marker)
+    {
+        Match m = Regex.Match(run.Stderr, "== " + Regex.Escape(marker) + @"\n(?:.*\n)*?\s+in use now\s+(\d+)\n");
+        Assert.True(m.Success, $"no malloc_stats after '{marker}'\n{run.Describe()}");
+        return long.Parse(m.Groups[1].Value);
+    }
+
+    [Fact(DisplayName = "remote frees of TINY, SMALL and LARGE blocks, interleaved on one list, are each taken in once and give their bytes back")]
+    public void Mixed_remote_frees_are_taken_in()
+    {
+        var spec = new RunSpec(NativePrograms.Path("remotemix")) { Timeout = TimeSpan.FromMinutes(1) };
+        RunResult run = ChildProcess.Run(spec, Allocator.FtMalloc);
+        Assert.True(run.ExitCode == 0, run.Describe());
+        Assert.True(InUseAfter(run, "before") > 40 * 200000, run.Describe());
+        Assert.True(FreedAfter(run, "after") - FreedAfter(run, "before") >= 120, run.Describe());
+        // Every block's bytes came back (what stays is the C library's own, a few hundred bytes).
+        Assert.True(InUseAfter(run, "after") - InUseAfter(run, "empty") < 4096, run.Describe());
+    }
+
     [Fact(DisplayName = "a remote-free batch that never fills reaches its owner at the freeing thread's slow malloc and at its exit")]
     public void Unfilled_batches_are_delivered()
     {
