@@ -429,6 +429,9 @@ internal unsafe partial struct Heap
         return block;
     }
 
+    /// <summary>Pops between taking a cached block out of its bin and merging it (ReleaseQuickBins); a power of two.</summary>
+    private const int ReleaseLag = 8;
+
     /// <summary>
     /// Frees every cached block for real (merging it): the quick bins' and the small
     /// cache's (Heap.SmallCache.cs). Returns how many there were.
@@ -436,32 +439,57 @@ internal unsafe partial struct Heap
     /// chain through its blocks, and walking one chain to its end waits for each block's
     /// cache miss before the next address is known, while a pop prefetches the next block of
     /// its bin (QuickBins.Unlink), which then arrives during the other bins' releases.
+    /// A block is merged ReleaseLag pops after it was taken: at the pop, the lines its merge
+    /// reads are asked for (its zone's header, both lines: Category and TinyClass; its word
+    /// of the start bitmap; the next block's header, at 16 i bytes for bin i), and they
+    /// arrive while the blocks taken before it merge. Zones are aligned to their size, so
+    /// their headers share a few cache sets and were a miss at every merge (bench/'s million,
+    /// which releases some 400,000 blocks at once: Release and this loop 8.3% -> 6.8% of
+    /// the samples). A block waiting in the ring is still Cached: nothing merges into it, and
+    /// its zone cannot empty, so the order of the merges and their result are as before.
     /// </summary>
     public static nuint ReleaseQuickBins(Heap* heap)
     {
-        nuint released = 0;
         QuickBins* bins = BinsOf(heap);
         byte* pending = stackalloc byte[QuickBins.Count]; // the bins not yet found empty
         int count = 0;
         for (int bin = 2; bin < QuickBins.Count; bin++)
             if (QuickBins.Head(bins, (nuint)bin) != null) pending[count++] = (byte)bin;
+        Block** ring = stackalloc Block*[ReleaseLag];
+        Zone** ringZones = stackalloc Zone*[ReleaseLag];
+        nuint popped = 0;
         while (count > 0)
         {
             int kept = 0;
             for (int i = 0; i < count; i++)
             {
-                Block* b = QuickBins.Pop(bins, pending[i]);
+                nuint bin = pending[i];
+                Block* b = QuickBins.Pop(bins, bin);
                 if (b == null) continue;
                 Zone* zone = ZoneMap.Lookup(b);
-                Release(heap, zone->Category, zone, b);
-                released++;
-                pending[kept++] = pending[i];
+                if (Sse.IsSupported)
+                {
+                    Sse.Prefetch0(zone);
+                    Sse.Prefetch0(&zone->TinyClass);
+                    Sse.Prefetch0(Zone.StartBits(zone) + ((nuint)((byte*)b - (byte*)zone) >> (Categories.GranuleShift + 6)));
+                    Sse.Prefetch0((byte*)b + (bin << Categories.GranuleShift));
+                }
+                nuint slot = popped++ & (ReleaseLag - 1);
+                if (popped > ReleaseLag) ReleaseCached(heap, ringZones[slot], ring[slot]);
+                ring[slot] = b;
+                ringZones[slot] = zone;
+                pending[kept++] = (byte)bin;
             }
             count = kept;
         }
+        for (nuint k = popped > ReleaseLag ? popped - ReleaseLag : 0; k < popped; k++)
+            ReleaseCached(heap, ringZones[k & (ReleaseLag - 1)], ring[k & (ReleaseLag - 1)]);
         if (heap->Bins.Limit != heap->BinLimitBase) heap->Bins.SetLimit(heap->BinLimitBase); // every bin is empty
-        return released + ReleaseSmallCache(heap);
+        return popped + ReleaseSmallCache(heap);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ReleaseCached(Heap* heap, Zone* zone, Block* block) => Release(heap, zone->Category, zone, block);
 
     /// <summary>
     /// Most blocks one quick-bin miss carves: the one asked for and up to this many less one

@@ -1,7 +1,8 @@
 // Releasing the quick bins (Heap.ReleaseQuickBins): every cached block of every bin is freed
 // for real and merges with its neighbours, whatever order the bins are emptied in (they are
 // emptied in turns, one block per bin a turn, so that one bin's cache misses overlap the
-// others'), and the bins end empty at their base limit.
+// others', and each block is merged a few pops after it was taken, once its zone's header
+// and its neighbour have been fetched), and the bins end empty at their base limit.
 using System.Collections.Generic;
 using System.Linq;
 
@@ -34,5 +35,31 @@ public unsafe class QuickBinReleaseTests
         // Merged: no two free blocks are neighbours, so each TINY zone is one free block.
         foreach (ZoneInfo zone in heap.Walk().Where(z => z.Category == ZoneCategory.Tiny))
             Assert.Single(zone.Blocks);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(8)]
+    [InlineData(9)]
+    [InlineData(17)]
+    public void Releasing_as_many_cached_blocks_as_the_merge_lag_or_about_as_many_merges_each_of_them(int count)
+    {
+        // The release merges a block some pops after taking it (Heap.ReleaseLag): the last
+        // ones are merged after the bins are empty, however few there were.
+        using var heap = new NativeHeap();
+        var blocks = new List<nint>();
+        for (int i = 0; i < count; i++) blocks.Add((nint)heap.Allocate((nuint)(24 + 16 * (i % 5))));
+        nint keep = (nint)heap.Allocate(24); // the zone stays mapped
+        foreach (nint b in blocks) heap.Free((void*)b);
+        Assert.Equal(count, heap.Walk().SelectMany(z => z.Blocks).Count(b => b.IsCached && blocks.Contains((nint)b.Address)));
+
+        heap.ReleaseCachedBlocks();
+
+        heap.Validate();
+        var all = heap.Walk().SelectMany(z => z.Blocks).ToList();
+        Assert.DoesNotContain(all, b => b.IsCached);
+        Assert.Single(all, b => !b.IsFree);
+        heap.Free((void*)keep);
     }
 }
