@@ -565,7 +565,6 @@ internal unsafe partial struct Heap
         return taken;
     }
 
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Commit(Heap* heap, Block* block, nuint request)
     {
@@ -659,7 +658,6 @@ internal unsafe partial struct Heap
         lists->Insert(block);
     }
 
-
     /// <summary>True if the newly empty <paramref name="zone"/> becomes (or is) its category's one spare zone.</summary>
     private static bool KeepAsSpare(Heap* heap, Category category, Zone* zone)
     {
@@ -708,7 +706,7 @@ internal unsafe partial struct Heap
         zone->MappedBytes = bytes;
         zone->Category = category;
         zone->TinyClass = category == Category.Tiny ? tinyClass : 0;
-        zone->AreaStart = (byte*)zone + Zone.HeaderBytes + Zone.BitmapBytes(bytes);
+        zone->AreaStart = (byte*)zone + Zone.AreaOffset(category);
         zone->AreaEnd = (byte*)zone + Zone.AreaEndOffset(category);
         zone->BlockGranules = Zone.AreaBytes(zone) >> Categories.GranuleShift;
         if (!ZoneMap.Register(zone, bytes, zone, ZoneTag.Of(heap, category)))

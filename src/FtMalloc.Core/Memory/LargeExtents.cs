@@ -314,9 +314,6 @@ internal unsafe struct LargeExtents
         }
     }
 
-    /// <summary>True if free extents cover [start, start + bytes) without a gap.</summary>
-    public readonly bool Covers(nuint start, nuint bytes) => Covers(start, bytes, out _);
-
     /// <summary>True if free extents cover [start, start + bytes) without a gap; <paramref name="dirty"/>: how many of those bytes are dirty.</summary>
     public readonly bool Covers(nuint start, nuint bytes, out nuint dirty)
     {

@@ -138,10 +138,6 @@ internal unsafe struct Zone
     /// <summary>Granules of the biggest TINY/SMALL zone (SMALL): a block's start granule in any such zone is below it.</summary>
     public const nuint MaxZoneGranules = Categories.SmallZoneBytes >> Categories.GranuleShift;
 
-    /// <summary>Granules of a TINY/SMALL zone's area: the same for every zone of the category.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static nuint AreaGranules(Category category) => (AreaEndOffset(category) - AreaOffset(category)) >> Categories.GranuleShift;
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool IsStartBitSet(Zone* zone, nuint i) => (StartBits(zone)[i >> 6] & (1UL << (int)(i & 63))) != 0;
 

@@ -57,10 +57,9 @@ internal static unsafe class PageMemory
     public static void* Move(void* from, nuint oldBytes, nuint newBytes, void* to)
     {
         int savedErrno = Libc.Errno;
-        System.Threading.Interlocked.Increment(ref s_waitingUnmaps);
-        while (System.Threading.Volatile.Read(ref s_foreignReaders) != 0) Libc.sched_yield();
+        WaitOutForeignReads();
         void* moved = Libc.mremap(from, oldBytes, newBytes, Libc.MREMAP_MAYMOVE | Libc.MREMAP_FIXED, to);
-        System.Threading.Interlocked.Decrement(ref s_waitingUnmaps);
+        AllowForeignReads();
         if (moved == Libc.MAP_FAILED) RestoreTarget(to, newBytes);
         Libc.Errno = savedErrno;
         return moved;
@@ -175,9 +174,17 @@ internal static unsafe class PageMemory
 
     private static void UnmapAfterForeignReads(void* start, nuint bytes)
     {
+        WaitOutForeignReads();
+        Libc.munmap(start, bytes);
+        AllowForeignReads();
+    }
+
+    /// <summary>Before a range goes away (munmap, or mremap away from it): new reports wait, and the walking ones finish. AllowForeignReads after.</summary>
+    private static void WaitOutForeignReads()
+    {
         System.Threading.Interlocked.Increment(ref s_waitingUnmaps);
         while (System.Threading.Volatile.Read(ref s_foreignReaders) != 0) Libc.sched_yield();
-        Libc.munmap(start, bytes);
-        System.Threading.Interlocked.Decrement(ref s_waitingUnmaps);
     }
+
+    private static void AllowForeignReads() => System.Threading.Interlocked.Decrement(ref s_waitingUnmaps);
 }
