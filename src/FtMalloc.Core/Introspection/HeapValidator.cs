@@ -118,7 +118,7 @@ internal static unsafe class HeapValidator
             if (b->Size < Categories.MinBlockBytes || (b->SizeWord & (Block.FlagMask & ~Block.PrevFreeBit)) != 0 || (byte*)b + b->Size > zone->AreaEnd)
                 return new HeapCheck(HeapDefect.BlockSizeInvalid, (nuint)b);
             if (Block.PrevIsFree(b) != prevFree || (prevFree && b->PrevSize != prevSize)) return new HeapCheck(HeapDefect.PrevSizeWrong, (nuint)b);
-            if (!Zone.IsStart(zone, b)) return new HeapCheck(HeapDefect.StartBitmapWrong, (nuint)b);
+            if (!Zone.IsStart(b)) return new HeapCheck(HeapDefect.StartBitmapWrong, (nuint)b);
             if (b->IsFree && prevFree) return new HeapCheck(HeapDefect.AdjacentFreeBlocks, (nuint)b);
             if (b->IsFree) freeBlocks++;
             else if (b->Flags == Block.FlagCached)
@@ -136,12 +136,8 @@ internal static unsafe class HeapValidator
             end = (byte*)b + b->Size;
         }
         if (end != zone->AreaEnd) return new HeapCheck(HeapDefect.AreaNotTiled, (nuint)end);
-        // Exactly one start bit per block, and none elsewhere (the bitmap covers the whole zone).
-        ulong* bits = Zone.StartBits(zone);
-        nuint words = Zone.BitmapBytes(zone->MappedBytes) / sizeof(ulong);
-        nuint set = 0;
-        for (nuint i = 0; i < words; i++) set += (nuint)System.Numerics.BitOperations.PopCount(bits[i]);
-        if (set != blocksSeen) return new HeapCheck(HeapDefect.StartBitmapWrong, (nuint)zone);
+        // Exactly one start bit per block, and none elsewhere in the zone's mapping.
+        if (ZoneMap.CountStarts(zone, zone->MappedBytes) != blocksSeen) return new HeapCheck(HeapDefect.StartBitmapWrong, (nuint)zone);
         return default;
     }
 

@@ -58,10 +58,14 @@ internal unsafe partial struct Heap
     public static bool IsAllocatedBlock(Zone* zone, Block* block) =>
         Zone.IsBlockStart(zone, block) && block->IsAllocated;
 
-    /// <summary>IsAllocatedBlock for the zone of a zone-map entry whose tag's kind is <paramref name="kind"/> (Zone.IsBlockStartOfKind): no zone header read.</summary>
+    /// <summary>
+    /// IsAllocatedBlock for a pointer handed to free, whose zone-map entry was found in
+    /// <paramref name="leaf"/> with a tag of kind <paramref name="kind"/> (Zone.IsPayloadStartOfKind):
+    /// no zone header read.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool IsAllocatedBlockOfKind(Zone* zone, nuint kind, Block* block) =>
-        Zone.IsBlockStartOfKind(zone, kind, block) && block->IsAllocated;
+    public static bool IsAllocatedPayloadOfKind(nuint* leaf, nuint kind, void* payload) =>
+        Zone.IsPayloadStartOfKind(leaf, kind, (nuint)payload) && Block.FromPayload(payload)->IsAllocated;
 
     /// <summary>Parks <paramref name="block"/> (allocated, of bin <paramref name="bin"/>, which has room) in its quick bin, counting a free call.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

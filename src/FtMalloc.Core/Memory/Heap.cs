@@ -471,7 +471,7 @@ internal unsafe partial struct Heap
                 {
                     Sse.Prefetch0(zone);
                     Sse.Prefetch0(&zone->TinyClass);
-                    Sse.Prefetch0(Zone.StartBits(zone) + ((nuint)((byte*)b - (byte*)zone) >> (Categories.GranuleShift + 6)));
+                    Sse.Prefetch0(ZoneMap.StartWordInLeaf(ZoneMap.LeafWrapped((nuint)b), (nuint)Block.PayloadOf(b)));
                     Sse.Prefetch0((byte*)b + (bin << Categories.GranuleShift));
                 }
                 nuint slot = popped++ & (ReleaseLag - 1);
@@ -543,13 +543,13 @@ internal unsafe partial struct Heap
             if (left != 0 && left < Categories.MinBlockBytes) break;
             Block* c = (Block*)cursor;
             c->SizeWord = (uint)bytes;
-            if (c != block) Zone.MarkStart(zone, c);
+            if (c != block) Zone.MarkStart(c);
             QuickBins.Push(bins, c, bin);
             cursor += bytes;
         }
         Block* taken = (Block*)cursor;
         taken->SizeWord = (uint)bytes;
-        if (taken != block) Zone.MarkStart(zone, taken);
+        if (taken != block) Zone.MarkStart(taken);
         cursor += bytes;
         if (cursor < end)
         {
@@ -557,7 +557,7 @@ internal unsafe partial struct Heap
             uint restBytes = (uint)(end - cursor);
             rest->SizeWord = restBytes;
             rest->Info = Block.FlagFree;
-            Zone.MarkStart(zone, rest);
+            Zone.MarkStart(rest);
             ListsOf(heap, zone)->Insert(rest);
             if (end < areaEnd) Block.SetPrevFree((Block*)end, restBytes);
         }
@@ -605,7 +605,7 @@ internal unsafe partial struct Heap
         rest->SizeWord = block->Size - (uint)bytes;
         rest->Info = 0;
         block->SizeWord = (uint)bytes | (block->SizeWord & Block.PrevFreeBit);
-        Zone.MarkStart(zone, rest);
+        Zone.MarkStart(rest);
         return rest;
     }
 
@@ -634,7 +634,7 @@ internal unsafe partial struct Heap
         if ((byte*)next < areaEnd && next->IsFree)
         {
             lists->Remove(next);
-            Zone.ClearStart(zone, next);
+            Zone.ClearStart(next);
             size += next->Size;
             next = (Block*)((byte*)block + size);
         }
@@ -642,7 +642,7 @@ internal unsafe partial struct Heap
         {
             Block* prev = Block.PrevOf(block);
             lists->Remove(prev);
-            Zone.ClearStart(zone, block);
+            Zone.ClearStart(block);
             size += prev->Size;
             block = prev;
         }
@@ -681,7 +681,7 @@ internal unsafe partial struct Heap
             Block* next = Block.NextOf(block);
             if ((byte*)next >= zone->AreaEnd || !next->IsFree || block->Size + next->Size < need) return false;
             ListsOf(heap, zone)->Remove(next);
-            Zone.ClearStart(zone, next);
+            Zone.ClearStart(next);
             block->SizeWord += next->Size; // keeps block's PrevFree bit
             Block* after = Block.NextOf(block);
             if ((byte*)after < zone->AreaEnd) Block.ClearPrevFree(after);
@@ -717,7 +717,7 @@ internal unsafe partial struct Heap
         Block* block = (Block*)zone->AreaStart;
         block->SizeWord = (uint)Zone.AreaBytes(zone); // no block before it
         block->Info = Block.FlagFree;
-        Zone.MarkStart(zone, block);
+        Zone.MarkStart(block);
         AdoptZone(heap, zone);
         ListsOf(heap, zone)->Insert(block);
         return true;
@@ -763,6 +763,7 @@ internal unsafe partial struct Heap
     private static void ReturnZone(Heap* heap, Zone* zone)
     {
         UnlinkZone(heap, zone);
+        if (zone->Category != Category.Large) ZoneMap.ClearStarts(zone, zone->MappedBytes);
         ZoneMap.Unregister(zone, Zone.RegisteredBytes(zone));
         UnmapZone(heap, zone);
     }

@@ -2,9 +2,10 @@
 // LARGE zone holds exactly one. The zone header sits at the start of the mapping.
 //
 // Layout of a TINY or SMALL zone (ZoneBytes long, aligned to ZoneBytes):
-//   [Zone header][start bitmap: 1 bit per 16-byte granule of the zone][area: blocks ... ][tail: 16 bytes]
+//   [Zone header][area: blocks ... ][tail: 16 bytes]
 //   AreaStart is 16-byte aligned, so every block header and payload is too. The last
-//   block's payload runs 8 bytes past AreaEnd (Block.cs), into the tail.
+//   block's payload runs 8 bytes past AreaEnd (Block.cs), into the tail. Which granules
+//   start a payload is kept in the zone map (ZoneMap.cs, the start bits), not here.
 // Layout of a LARGE zone (whole 64 KiB chunks carved from a LARGE region, Heap.Large.cs;
 // aligned to at least ZoneMap.ChunkBytes):
 //   [Zone header][padding up to the requested alignment][payload ...]
@@ -17,6 +18,8 @@
 //   Owner's zone list of this Category contains this zone exactly once
 //   BlockGranules == (AreaEnd - AreaStart) / 16 for TINY/SMALL and 0 for LARGE (written
 //   when the zone is made: a LARGE zone's header may be carved from a freed block's bytes)
+//   a TINY/SMALL zone's start bits are set exactly at its blocks' payloads, and none are set
+//   in a chunk that is not a TINY/SMALL zone's (ReturnZone clears them)
 //   a TINY/SMALL zone whose area is one free block is "empty": at most one empty zone
 //   per category per heap stays mapped (Heap.SpareZone), the others are unmapped
 using System.Numerics;
@@ -55,15 +58,12 @@ internal unsafe struct Zone
     /// <summary>Bytes after a TINY/SMALL zone's area: the last block's payload ends 8 bytes into them.</summary>
     public const nuint TailBytes = 16;
 
-    /// <summary>Bytes of the header, rounded to the granule.</summary>
+    /// <summary>Bytes of the header, rounded to the granule: the area starts right after it.</summary>
     public static nuint HeaderBytes => ((nuint)sizeof(Zone) + Categories.Granule - 1) & ~(Categories.Granule - 1);
-
-    /// <summary>Bytes of the start bitmap of a zone of <paramref name="zoneBytes"/>, rounded to the granule.</summary>
-    public static nuint BitmapBytes(nuint zoneBytes) => ((zoneBytes >> Categories.GranuleShift) / 8 + 15) & ~(nuint)15;
 
     /// <summary>Bytes from a TINY/SMALL zone's start to its AreaStart: the same for every zone of the category.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static nuint AreaOffset(Category category) => HeaderBytes + BitmapBytes(Categories.ZoneBytes(category));
+    public static nuint AreaOffset(Category category) => HeaderBytes;
 
     /// <summary>Bytes from a TINY/SMALL zone's start to its AreaEnd: the same for every zone of the category.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -73,76 +73,50 @@ internal unsafe struct Zone
     public static nuint RegisteredBytes(Zone* zone) =>
         zone->Category == Category.Large ? (nuint)(zone->AreaStart - (byte*)zone) + 1 : zone->MappedBytes;
 
-    /// <summary>
-    /// The start bitmap: bit i for the granule i * 16 bytes from the zone's start (not from
-    /// AreaStart), so that a block's bit is found without the area's offset; the bits of the
-    /// header's and the bitmap's own granules, and of the tail, are never set.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong* StartBits(Zone* zone) => (ulong*)((byte*)zone + HeaderBytes);
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Zone* OfBlock(Block* block, Category category) =>
         (Zone*)((nuint)block & ~(Categories.ZoneBytes(category) - 1));
 
-    /// <summary>The start bit of <paramref name="block"/>: its granule counted from the zone's start (see StartBits).</summary>
+    /// <summary>Records that <paramref name="block"/> (of a registered TINY/SMALL zone of the caller's heap) starts a block: its payload's start bit.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static nuint GranuleIndex(Zone* zone, Block* block) =>
-        (nuint)((byte*)block - (byte*)zone) >> Categories.GranuleShift;
+    public static void MarkStart(Block* block) => ZoneMap.SetStart((nuint)Block.PayloadOf(block));
 
+    /// <summary>Forgets that <paramref name="block"/> starts a block (it merged into the block before it).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void MarkStart(Zone* zone, Block* block)
-    {
-        nuint i = GranuleIndex(zone, block);
-        StartBits(zone)[i >> 6] |= 1UL << (int)(i & 63);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void ClearStart(Zone* zone, Block* block)
-    {
-        nuint i = GranuleIndex(zone, block);
-        StartBits(zone)[i >> 6] &= ~(1UL << (int)(i & 63));
-    }
+    public static void ClearStart(Block* block) => ZoneMap.ClearStart((nuint)Block.PayloadOf(block));
 
     /// <summary>
     /// True if <paramref name="block"/> is a block of this TINY/SMALL zone: in its area and
     /// on a set start bit (any address, aligned or not: false for LARGE zones, see
     /// BlockGranules). The offset from AreaStart (itself aligned) is rotated right by 4
     /// instead of shifted, so a misaligned address carries its low bits to the top and fails
-    /// the bound: the free fast path needs no alignment test of its own.
+    /// the bound.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsBlockStart(Zone* zone, Block* block) =>
         BitOperations.RotateRight((nuint)((byte*)block - zone->AreaStart), Categories.GranuleShift) < zone->BlockGranules
-        && IsStartBitSet(zone, GranuleIndex(zone, block));
+        && IsStart(block);
 
     /// <summary>
-    /// IsBlockStart for the zone of a zone-map entry whose tag's kind is <paramref name="kind"/>
-    /// (ZoneTag.cs: 1 TINY, 2 SMALL; 0 for no zone or a LARGE one), with no zone header read:
-    /// the start bits count granules from the zone's start, so the one bound is a constant of
-    /// both kinds (MaxZoneGranules). The block's address came from a chunk of the zone (the
-    /// zone map said so), so it lies at most 16 bytes before the zone and below its end: before
-    /// the zone it rotates to a huge index, and a TINY zone's indexes stay inside its smaller
-    /// bitmap on their own. The header's and the bitmap's own granules never have a bit set.
-    /// Kind 0 is rejected before anything is read. Until 2026-11-27 the area's place and size
-    /// came out of a packed constant by the kind (Zone.AreaOffset below): 13 instructions a
-    /// free more than this test of the kind and one compare.
+    /// True if <paramref name="payload"/> (any address, handed to free) is where a block's
+    /// payload starts, for a zone-map entry found in <paramref name="leaf"/> whose tag's kind
+    /// is <paramref name="kind"/> (ZoneTag.cs: 1 TINY, 2 SMALL; 0 for no zone or a LARGE one),
+    /// with no zone header read: the start bits say it alone (set only at the payloads of
+    /// TINY/SMALL blocks, so the zone header's and tail's granules, or any other chunk's, fail),
+    /// once the address is 16-byte aligned and below 2^47 (LeafWrapped took it modulo 2^47).
+    /// The bit's word is found from the leaf, not the entry: the two loads go out together.
+    /// Kind 0 is rejected before the word is read.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool IsBlockStartOfKind(Zone* zone, nuint kind, Block* block)
-    {
-        nuint i = BitOperations.RotateRight((nuint)((byte*)block - (byte*)zone), Categories.GranuleShift);
-        return kind != 0 && i < MaxZoneGranules && IsStartBitSet(zone, i);
-    }
+    public static bool IsPayloadStartOfKind(nuint* leaf, nuint kind, nuint payload) =>
+        kind != 0 && ((ulong)payload & NotPayloadBits) == 0 && (*ZoneMap.StartWordInLeaf(leaf, payload) & ZoneMap.StartBit(payload)) != 0;
 
-    /// <summary>Granules of the biggest TINY/SMALL zone (SMALL): a block's start granule in any such zone is below it.</summary>
-    public const nuint MaxZoneGranules = Categories.SmallZoneBytes >> Categories.GranuleShift;
+    /// <summary>Bits no payload address has: at or above 2^47, or inside a granule.</summary>
+    private const ulong NotPayloadBits = ~((1UL << 47) - 1) | (ulong)(Categories.Granule - 1);
 
+    /// <summary>True if <paramref name="block"/>'s payload granule has its start bit (the block lies in a registered TINY/SMALL zone).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool IsStartBitSet(Zone* zone, nuint i) => (StartBits(zone)[i >> 6] & (1UL << (int)(i & 63))) != 0;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool IsStart(Zone* zone, Block* block) => IsStartBitSet(zone, GranuleIndex(zone, block));
+    public static bool IsStart(Block* block) => ZoneMap.IsStartSet((nuint)Block.PayloadOf(block));
 
     public static nuint AreaBytes(Zone* zone) => (nuint)(zone->AreaEnd - zone->AreaStart);
 }

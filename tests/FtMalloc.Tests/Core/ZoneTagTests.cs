@@ -46,21 +46,6 @@ public unsafe class ZoneTagTests
     }
 
     [Fact]
-    public void One_bound_covers_the_start_bits_of_every_zone_kind()
-    {
-        // Zone.IsBlockStartOfKind counts granules from the zone's start and bounds them by
-        // one constant: it must cover every block of both kinds, and each zone's bitmap
-        // must cover every granule of its zone (a TINY zone's indexes stay inside its bitmap).
-        foreach (Category category in new[] { Category.Tiny, Category.Small })
-        {
-            nuint zoneGranules = Categories.ZoneBytes(category) >> Categories.GranuleShift;
-            Assert.True(zoneGranules <= Zone.MaxZoneGranules, $"{category}: a block would fail the bound");
-            Assert.True(Zone.BitmapBytes(Categories.ZoneBytes(category)) * 8 >= zoneGranules, $"{category}: the bitmap is short of the zone");
-            Assert.True(Zone.HeaderBytes + Zone.BitmapBytes(Categories.ZoneBytes(category)) <= Zone.AreaOffset(category));
-        }
-    }
-
-    [Fact]
     public void Blocks_are_checked_by_their_kind_alone()
     {
         Heap* heap = Heap.Create(HeapKind.Standalone);
@@ -74,19 +59,22 @@ public unsafe class ZoneTagTests
                 nuint entry = ZoneMap.Entry((void*)p);
                 Zone* zone = ZoneMap.ZoneOf(entry);
                 nuint kind = ZoneTag.In(entry) & ZoneTag.KindMask;
+                nuint* leaf = ZoneMap.LeafWrapped((nuint)p);
                 bool expected = p != (nint)large; // a LARGE block is never the fast path's
-                Assert.Equal(expected, Heap.IsAllocatedBlockOfKind(zone, kind, Block.FromPayload((void*)p)));
-                Assert.False(Heap.IsAllocatedBlockOfKind(zone, kind, Block.FromPayload((void*)(p + 16)))); // not a block start
-                Assert.False(Heap.IsAllocatedBlockOfKind(zone, kind, Block.FromPayload((void*)(p + 8))));  // misaligned
-                Assert.False(Heap.IsAllocatedBlockOfKind(zone, kind, (Block*)((byte*)zone - 16))); // before the zone
-                Assert.False(Heap.IsAllocatedBlockOfKind(zone, kind, (Block*)zone)); // the header's granules: no start bit
+                Assert.Equal(expected, Heap.IsAllocatedPayloadOfKind(leaf, kind, (void*)p));
+                Assert.False(Heap.IsAllocatedPayloadOfKind(leaf, kind, (void*)(p + 16))); // not a block start
+                Assert.False(Heap.IsAllocatedPayloadOfKind(leaf, kind, (void*)(p + 8)));  // misaligned
+                Assert.False(Heap.IsAllocatedPayloadOfKind(leaf, kind, (void*)(p - 16))); // the header's granule
+                Assert.False(Heap.IsAllocatedPayloadOfKind(leaf, kind, zone)); // the zone header's granules: no start bit
+                Assert.False(Heap.IsAllocatedPayloadOfKind(leaf, kind, (void*)(p + (1L << 47)))); // wrapped by LeafWrapped: same leaf, same bit
             }
             Zone* tinyZone = ZoneMap.ZoneOf(ZoneMap.Entry(tiny));
-            Assert.False(Heap.IsAllocatedBlockOfKind(tinyZone, ZoneTag.Tiny, (Block*)((byte*)tinyZone + Categories.TinyZoneBytes - 16))); // the tail
-            Assert.False(Heap.IsAllocatedBlockOfKind(null, 0, Block.FromPayload(tiny))); // no zone: nothing read
+            nuint* tinyLeaf = ZoneMap.LeafWrapped((nuint)tiny);
+            Assert.False(Heap.IsAllocatedPayloadOfKind(tinyLeaf, ZoneTag.Tiny, (byte*)tinyZone + Categories.TinyZoneBytes - 16)); // the tail
+            Assert.False(Heap.IsAllocatedPayloadOfKind(tinyLeaf, 0, tiny)); // kind 0: nothing read
             Heap.Free(heap, tiny);
             nuint tinyEntry = ZoneMap.Entry(tiny);
-            Assert.False(Heap.IsAllocatedBlockOfKind(ZoneMap.ZoneOf(tinyEntry), ZoneTag.In(tinyEntry) & ZoneTag.KindMask, Block.FromPayload(tiny))); // freed
+            Assert.False(Heap.IsAllocatedPayloadOfKind(tinyLeaf, ZoneTag.In(tinyEntry) & ZoneTag.KindMask, tiny)); // freed
         }
         finally
         {
