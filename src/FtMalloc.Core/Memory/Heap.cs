@@ -29,8 +29,8 @@
 // for the class of 32-byte blocks and files its whole area as one free block, and the
 // second search finds it; TakeAndCarve cuts seven 32-byte blocks
 // into the bin and an eighth to return, and files the rest; Commit marks the block
-// allocated and counts it; zone + 0x940 is returned (80-byte zone header + 2 KiB start
-// bitmap + seven cached blocks + the block's 16-byte header).
+// allocated and counts it; zone + 0x140 is returned (80-byte zone header + seven cached
+// blocks + the block's 16-byte header), and its start bit set in the zone map (ZoneMap.cs).
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
@@ -535,6 +535,7 @@ internal unsafe partial struct Heap
         nuint most = bytes <= CarveBytes / CarveBlocks ? CarveBlocks : CarveBytes / bytes;
         QuickBins* bins = BinsOf(heap);
         nuint bin = bytes >> Categories.GranuleShift;
+        nuint* leaf = ZoneMap.LeafWrapped((nuint)zone); // the start bits of every block cut here
         for (uint n = 1; n < most && QuickBins.HasRoom(bins, bin); n++)
         {
             nuint left = (nuint)(end - cursor);
@@ -543,13 +544,13 @@ internal unsafe partial struct Heap
             if (left != 0 && left < Categories.MinBlockBytes) break;
             Block* c = (Block*)cursor;
             c->SizeWord = (uint)bytes;
-            if (c != block) Zone.MarkStart(c);
+            if (c != block) ZoneMap.SetStart(leaf, (nuint)Block.PayloadOf(c));
             QuickBins.Push(bins, c, bin);
             cursor += bytes;
         }
         Block* taken = (Block*)cursor;
         taken->SizeWord = (uint)bytes;
-        if (taken != block) Zone.MarkStart(taken);
+        if (taken != block) ZoneMap.SetStart(leaf, (nuint)Block.PayloadOf(taken));
         cursor += bytes;
         if (cursor < end)
         {
@@ -557,7 +558,7 @@ internal unsafe partial struct Heap
             uint restBytes = (uint)(end - cursor);
             rest->SizeWord = restBytes;
             rest->Info = Block.FlagFree;
-            Zone.MarkStart(rest);
+            ZoneMap.SetStart(leaf, (nuint)Block.PayloadOf(rest));
             ListsOf(heap, zone)->Insert(rest);
             if (end < areaEnd) Block.SetPrevFree((Block*)end, restBytes);
         }

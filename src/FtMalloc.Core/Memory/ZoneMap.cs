@@ -71,7 +71,11 @@ internal static unsafe class ZoneMap
 
     /// <summary>Sets the start bit of <paramref name="address"/>, a granule of a registered zone of the caller's heap.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void SetStart(nuint address) => *StartWordInLeaf(LeafWrapped(address), address) |= StartBit(address);
+    public static void SetStart(nuint address) => SetStart(LeafWrapped(address), address);
+
+    /// <summary>SetStart with the leaf of <paramref name="address"/> (LeafWrapped) at hand: a zone's granules all share one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void SetStart(nuint* leaf, nuint address) => *StartWordInLeaf(leaf, address) |= StartBit(address);
 
     /// <summary>Clears the start bit of <paramref name="address"/>, a granule of a registered zone of the caller's heap.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
