@@ -120,7 +120,7 @@ internal unsafe struct QuickBins
     {
         Block* next = NextCached(head);
         Heads(bins)[bin] = (ulong)next;
-        Room(bins)[bin]++;
+        Room(bins)[bin] = Room(bins)[bin] + 1; // not ++: see HeapCounters.CountCachedFree
         // The next pop of this bin reads next's link, in its payload's first line; its caller then writes there.
         if (Sse.IsSupported) Sse.Prefetch0(Block.PayloadOf(next));
     }
@@ -172,7 +172,7 @@ internal unsafe struct QuickBins
         block->Info = Block.FlagCached;
         SetNextCached(block, (Block*)Heads(bins)[bin]);
         Heads(bins)[bin] = (ulong)block;
-        Room(bins)[bin]--;
+        Room(bins)[bin] = Room(bins)[bin] - 1; // not --: see HeapCounters.CountCachedFree
     }
 
     /// <summary>A cached block of exactly <paramref name="blockBytes"/> (&lt;= MaxBlockBytes), unlinked, or null.</summary>
