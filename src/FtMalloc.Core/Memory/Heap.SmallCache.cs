@@ -34,7 +34,7 @@ internal unsafe partial struct Heap
     private static nuint SmallCacheLimit(Heap* heap)
     {
         if (heap->BinLimitBase == 0) return 0;
-        ulong share = heap->Counters[Counter.InUseBytes] / SmallCacheShare; // 0 without counters
+        ulong share = HeapCounters.InUseBytes(&heap->Counters) / SmallCacheShare; // 0 without counters
         return share < SmallCache.MaxBytes ? (nuint)share : SmallCache.MaxBytes;
     }
 
@@ -81,6 +81,47 @@ internal unsafe partial struct Heap
         for (Block* b; cache->Bytes > limit && (b = cache->TakeAny()) != null; released++)
             Release(heap, Category.Small, Zone.OfBlock(b, Category.Small), b);
         return released;
+    }
+
+    /// <summary>Largest request whose block the small cache may hold (a block under SmallCache.LimitBlockBytes).</summary>
+    public const nuint SmallCacheMaxRequest = SmallCache.LimitBlockBytes - Categories.Granule - Categories.BlockOverheadBytes;
+
+    /// <summary>
+    /// malloc's way to the small cache, straight from the exported malloc (Exports.MallocOwned)
+    /// for a request of QuickBins.MaxRequestBytes + 1 to SmallCacheMaxRequest bytes: a cached
+    /// block taken whole and counted as Allocate would (one malloc call), or null, and then the
+    /// caller goes on to the full path (which looks in the cache again: it holds no block for
+    /// this request). What it skips is the layers between (CAllocator.Malloc, AllocateFast,
+    /// Allocate's category and size tests): on bench/'s churn, where about 6% of the mallocs
+    /// are of these sizes, they were most of the 208 instructions such a malloc took.
+    /// </summary>
+    public static byte* AllocateCachedSmall(Heap* heap, nuint request)
+    {
+        if (heap->Outgoing.First != 0) return null; // a slow malloc hands the remote frees on: the full path does
+        Block* block = SmallCacheOf(heap)->Take(Categories.BlockBytesFor(request));
+        if (block == null) return null;
+        HeapCounters.Add(&heap->Counters, Counter.CallsMalloc, 1);
+        Commit(heap, block, request);
+        return Block.PayloadOf(block);
+    }
+
+    /// <summary>
+    /// free's way to the small cache, straight from the exported free (Exports.FreeOwned) for
+    /// a block it checked (allocated, of a TINY/SMALL zone of <paramref name="heap"/>) and
+    /// found too big for the quick bins or its bin full: caches it as FreeOwned would, and
+    /// counts it (one free call), or returns false and changes nothing, and the caller frees
+    /// it through FreeChecked. A block of SmallCache.MinBlockBytes or more that is allocated
+    /// lies in a SMALL zone (a TINY zone's allocated blocks are at most
+    /// Categories.MaxBlockBytes(Tiny): HeapValidator checks it), so no zone header is read.
+    /// </summary>
+    public static bool TryFreeCachedSmall(Heap* heap, Block* block)
+    {
+        uint requested = block->Requested; // TryCacheSmall overwrites Info
+        if (!TryCacheSmall(heap, block)) return false;
+        HeapCounters* counters = &heap->Counters;
+        HeapCounters.Add(counters, Counter.CallsFree, 1);
+        HeapCounters.CountFree(counters, requested);
+        return true;
     }
 
     /// <summary>Frees every block of the small cache for real (merging it): every cached block holds bytes, so a limit of 0 takes them all. Returns how many there were.</summary>
