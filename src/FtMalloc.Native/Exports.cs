@@ -191,7 +191,7 @@ internal static unsafe class Exports
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void FreeOwned(Heap* heap, Zone* zone, Block* block)
     {
-        if (block->Size >= SmallCache.MinBlockBytes && Heap.TryFreeCachedSmall(heap, block)) return;
+        if (Heap.TryFreeCachedSmall(heap, block)) return;
         Heap.FreeChecked(heap, zone, block);
     }
 

@@ -108,16 +108,27 @@ internal unsafe partial struct Heap
     /// <summary>
     /// free's way to the small cache, straight from the exported free (Exports.FreeOwned) for
     /// a block it checked (allocated, of a TINY/SMALL zone of <paramref name="heap"/>) and
-    /// found too big for the quick bins or its bin full: caches it as FreeOwned would, and
-    /// counts it (one free call), or returns false and changes nothing, and the caller frees
-    /// it through FreeChecked. A block of SmallCache.MinBlockBytes or more that is allocated
-    /// lies in a SMALL zone (a TINY zone's allocated blocks are at most
-    /// Categories.MaxBlockBytes(Tiny): HeapValidator checks it), so no zone header is read.
+    /// found too big for the quick bins or its bin full: caches it as FreeOwned would
+    /// (TryCacheSmall's rules), and counts it (one free call), or returns false and changes
+    /// nothing, and the caller frees it through FreeChecked. A block of
+    /// SmallCache.MinBlockBytes or more that is allocated lies in a SMALL zone (a TINY zone's
+    /// allocated blocks are at most Categories.MaxBlockBytes(Tiny): HeapValidator checks it),
+    /// so no zone header is read. It makes no call, so that the exported free's way here
+    /// saves no register: a cache over its limit (it gives blocks back first, a call) is left
+    /// to the full path.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryFreeCachedSmall(Heap* heap, Block* block)
     {
-        uint requested = block->Requested; // TryCacheSmall overwrites Info
-        if (!TryCacheSmall(heap, block)) return false;
+        uint size = block->Size;
+        if (size < SmallCache.MinBlockBytes || size >= SmallCache.LimitBlockBytes) return false;
+        SmallCache* cache = SmallCacheOf(heap);
+        nuint limit = SmallCacheLimit(heap);
+        if (cache->Bytes > limit || Block.PrevIsFree(block)) return false;
+        Block* next = (Block*)((byte*)block + size);
+        if ((byte*)next < (byte*)Zone.OfBlock(block, Category.Small) + Zone.AreaEndOffset(Category.Small) && next->IsFree) return false;
+        uint requested = block->Requested; // TryPut overwrites Info
+        if (!cache->TryPut(block, size, limit)) return false;
         HeapCounters* counters = &heap->Counters;
         HeapCounters.Add(counters, Counter.CallsFree, 1);
         HeapCounters.CountFree(counters, requested);
