@@ -94,7 +94,7 @@ internal unsafe struct HeapCounters
     public void Add(Counter counter, ulong amount)
     {
 #if !FT_MALLOC_NO_COUNTERS
-        _values[(int)counter] += amount;
+        _values[(int)counter] = _values[(int)counter] + amount; // not +=: see CountCachedMalloc's comment above
 #endif
     }
 
@@ -102,7 +102,7 @@ internal unsafe struct HeapCounters
     public void Subtract(Counter counter, ulong amount)
     {
 #if !FT_MALLOC_NO_COUNTERS
-        _values[(int)counter] -= amount;
+        _values[(int)counter] = _values[(int)counter] - amount;
 #endif
     }
 
@@ -115,7 +115,7 @@ internal unsafe struct HeapCounters
     public static void Add(HeapCounters* counters, Counter counter, ulong amount)
     {
 #if !FT_MALLOC_NO_COUNTERS
-        ((ulong*)counters)[(int)counter] += amount;
+        ((ulong*)counters)[(int)counter] = ((ulong*)counters)[(int)counter] + amount;
 #endif
     }
 
@@ -129,10 +129,11 @@ internal unsafe struct HeapCounters
     {
 #if !FT_MALLOC_NO_COUNTERS
         ulong* v = (ulong*)counters;
-        v[(int)Counter.Mallocs]++;
-        v[(int)Counter.BytesRequested] += request;
-        v[(int)Counter.BytesServed] += served;
-        ulong inUse = v[(int)Counter.InUseBytes] += request;
+        v[(int)Counter.Mallocs] = v[(int)Counter.Mallocs] + 1;
+        v[(int)Counter.BytesRequested] = v[(int)Counter.BytesRequested] + request;
+        v[(int)Counter.BytesServed] = v[(int)Counter.BytesServed] + served;
+        ulong inUse = v[(int)Counter.InUseBytes] + request;
+        v[(int)Counter.InUseBytes] = inUse;
         if (inUse > v[(int)Counter.PeakInUseBytes]) v[(int)Counter.PeakInUseBytes] = inUse;
 #endif
     }
@@ -143,8 +144,8 @@ internal unsafe struct HeapCounters
     {
 #if !FT_MALLOC_NO_COUNTERS
         ulong* v = (ulong*)counters;
-        v[(int)Counter.Frees]++;
-        v[(int)Counter.InUseBytes] -= requested;
+        v[(int)Counter.Frees] = v[(int)Counter.Frees] + 1;
+        v[(int)Counter.InUseBytes] = v[(int)Counter.InUseBytes] - requested;
 #endif
     }
 
@@ -154,8 +155,8 @@ internal unsafe struct HeapCounters
     {
 #if !FT_MALLOC_NO_COUNTERS
         ulong* v = (ulong*)counters;
-        v[(int)Counter.Frees] += count;
-        v[(int)Counter.InUseBytes] -= requested;
+        v[(int)Counter.Frees] = v[(int)Counter.Frees] + count;
+        v[(int)Counter.InUseBytes] = v[(int)Counter.InUseBytes] - requested;
 #endif
     }
 
