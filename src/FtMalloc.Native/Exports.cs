@@ -49,11 +49,10 @@ internal static unsafe class Exports
     private static void* MallocFrom(Heap* heap, nuint size)
     {
         if (size > QuickBins.MaxRequestBytes) return MallocOwned(heap, size);
-        QuickBins* bins = Heap.BinsOf(heap);
         nuint bin = QuickBins.BinOfRequest(size);
-        Block* block = QuickBins.Head(bins, bin);
+        Block* block = QuickBins.HeadIn((byte*)heap, Heap.BinsOffset, bin); // the heap's bins, reached from the heap (QuickBins' "In" forms)
         if (block == null) return MallocOwned(heap, size);
-        QuickBins.Unlink(bins, bin, block);
+        QuickBins.UnlinkIn((byte*)heap, Heap.BinsOffset, bin, block);
         return Heap.CommitCached(heap, block, bin, size);
     }
 
@@ -118,7 +117,7 @@ internal static unsafe class Exports
     private static void FreeTo(Heap* heap, Zone* zone, Block* block)
     {
         nuint bin = Block.BinOf(block);
-        if (!QuickBins.HasRoom(Heap.BinsOf(heap), bin)) { FreeOwned(heap, zone, block); return; }
+        if (!QuickBins.HasRoomIn((byte*)heap, Heap.BinsOffset, bin)) { FreeOwned(heap, zone, block); return; }
         Heap.CacheFreed(heap, block, bin);
     }
 
