@@ -49,16 +49,22 @@ internal unsafe partial struct Heap
     /// A block with a free neighbour merges instead, as it would without the cache: a cached
     /// block between free ones keeps them apart, and on churn caching those too cost 0.9 MB
     /// of peak RSS (the free lists fragmented, the zone's untouched rest was cut into sooner).
-    /// First the cache gives back what it holds beyond its limit (ShrinkSmallCache).
+    /// First the cache gives back what it holds beyond its limit (ShrinkSmallCache), unless
+    /// <paramref name="shrink"/> is false (a constant: TryFreeCachedSmall, which makes no
+    /// call): then a cache over its limit takes nothing.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryCacheSmall(Heap* heap, Block* block)
+    private static bool TryCacheSmall(Heap* heap, Block* block, bool shrink = true)
     {
         uint size = block->Size;
         if (size < SmallCache.MinBlockBytes || size >= SmallCache.LimitBlockBytes) return false;
         SmallCache* cache = SmallCacheOf(heap);
         nuint limit = SmallCacheLimit(heap);
-        if (cache->Bytes > limit) ShrinkSmallCache(heap, limit);
+        if (cache->Bytes > limit)
+        {
+            if (!shrink) return false;
+            ShrinkSmallCache(heap, limit);
+        }
         if (Block.PrevIsFree(block)) return false;
         Block* next = (Block*)((byte*)block + size);
         if ((byte*)next < (byte*)Zone.OfBlock(block, Category.Small) + Zone.AreaEndOffset(Category.Small) && next->IsFree) return false;
@@ -120,15 +126,8 @@ internal unsafe partial struct Heap
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryFreeCachedSmall(Heap* heap, Block* block)
     {
-        uint size = block->Size;
-        if (size < SmallCache.MinBlockBytes || size >= SmallCache.LimitBlockBytes) return false;
-        SmallCache* cache = SmallCacheOf(heap);
-        nuint limit = SmallCacheLimit(heap);
-        if (cache->Bytes > limit || Block.PrevIsFree(block)) return false;
-        Block* next = (Block*)((byte*)block + size);
-        if ((byte*)next < (byte*)Zone.OfBlock(block, Category.Small) + Zone.AreaEndOffset(Category.Small) && next->IsFree) return false;
         uint requested = block->Requested; // TryPut overwrites Info
-        if (!cache->TryPut(block, size, limit)) return false;
+        if (!TryCacheSmall(heap, block, shrink: false)) return false;
         HeapCounters* counters = &heap->Counters;
         HeapCounters.Add(counters, Counter.CallsFree, 1);
         HeapCounters.CountFree(counters, requested);
