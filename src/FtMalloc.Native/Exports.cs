@@ -49,11 +49,10 @@ internal static unsafe class Exports
     private static void* MallocFrom(Heap* heap, nuint size)
     {
         if (size > QuickBins.MaxRequestBytes) return MallocOwned(heap, size);
-        QuickBins* bins = Heap.BinsOf(heap);
         nuint bin = QuickBins.BinOfRequest(size);
-        Block* block = QuickBins.Head(bins, bin);
+        Block* block = QuickBins.HeadIn((byte*)heap, Heap.BinsOffset, bin); // the heap's bins, reached from the heap (QuickBins' "In" forms)
         if (block == null) return MallocOwned(heap, size);
-        QuickBins.Unlink(bins, bin, block);
+        QuickBins.UnlinkIn((byte*)heap, Heap.BinsOffset, bin, block);
         return Heap.CommitCached(heap, block, bin, size);
     }
 
@@ -118,7 +117,7 @@ internal static unsafe class Exports
     private static void FreeTo(Heap* heap, Zone* zone, Block* block)
     {
         nuint bin = Block.BinOf(block);
-        if (!QuickBins.HasRoom(Heap.BinsOf(heap), bin)) { FreeOwned(heap, zone, block); return; }
+        if (!QuickBins.HasRoomIn((byte*)heap, Heap.BinsOffset, bin)) { FreeOwned(heap, zone, block); return; }
         Heap.CacheFreed(heap, block, bin);
     }
 
@@ -167,13 +166,33 @@ internal static unsafe class Exports
     private static bool FreeRemoteFromUnknownHeap(Heap* owner, Block* block, nuint self) =>
         Heap.TryFreeRemote(owner, block, ThreadHeap.GetOf(self));
 
-    /// <summary>The calling thread's own heap, found by the fast path, whose bin could not serve: the full path from the heap on (no second lookup).</summary>
+    /// <summary>
+    /// The calling thread's own heap, found by the fast path, whose bin could not serve: a
+    /// block of the small cache for a request of its sizes (Heap.AllocateCachedSmall), else
+    /// the full path from the heap on (no second lookup).
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void* MallocOwned(Heap* heap, nuint size) => CAllocator.Malloc(heap, size);
+    private static void* MallocOwned(Heap* heap, nuint size)
+    {
+        if (size - (QuickBins.MaxRequestBytes + 1) <= Heap.SmallCacheMaxRequest - (QuickBins.MaxRequestBytes + 1))
+        {
+            byte* cached = Heap.AllocateCachedSmall(heap, size);
+            if (cached != null) return cached;
+        }
+        return CAllocator.Malloc(heap, size);
+    }
 
-    /// <summary>A block the fast path found valid, allocated and owned by the calling thread, whose bin is full: freed for real, without checking it again.</summary>
+    /// <summary>
+    /// A block the fast path found valid, allocated and owned by the calling thread, too big
+    /// for the quick bins or whose bin is full: into the small cache if it is of its sizes
+    /// (Heap.TryFreeCachedSmall), else freed for real, without checking it again.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void FreeOwned(Heap* heap, Zone* zone, Block* block) => Heap.FreeChecked(heap, zone, block);
+    private static void FreeOwned(Heap* heap, Zone* zone, Block* block)
+    {
+        if (Heap.TryFreeCachedSmall(heap, block)) return;
+        Heap.FreeChecked(heap, zone, block);
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void* MallocSlow(nuint size) => Instrumented.IsOn ? Instrumented.Malloc(ThreadHeap.Get(), size) : CAllocator.Malloc(ThreadHeap.Get(), size);

@@ -26,6 +26,7 @@ internal enum HeapDefect
     LargeExtentsWrong,
     TinyClassWrong,
     SmallCacheInconsistent,
+    TinyBlockTooBig,
 }
 
 internal readonly unsafe struct HeapCheck
@@ -121,6 +122,10 @@ internal static unsafe class HeapValidator
             if (!Zone.IsStart(b)) return new HeapCheck(HeapDefect.StartBitmapWrong, (nuint)b);
             if (b->IsFree && prevFree) return new HeapCheck(HeapDefect.AdjacentFreeBlocks, (nuint)b);
             if (b->IsFree) freeBlocks++;
+            // Not free in a TINY zone: below the small cache's sizes, so the exported free
+            // takes a block of those sizes for a SMALL one without reading its zone's header
+            // (Heap.TryFreeCachedSmall).
+            else if (zone->Category == Category.Tiny && b->Size >= SmallCache.MinBlockBytes) return new HeapCheck(HeapDefect.TinyBlockTooBig, (nuint)b);
             else if (b->Flags == Block.FlagCached)
             {
                 if (b->Requested != 0) return new HeapCheck(HeapDefect.QuickBinsInconsistent, (nuint)b);

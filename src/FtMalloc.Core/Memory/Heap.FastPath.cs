@@ -74,7 +74,7 @@ internal unsafe partial struct Heap
         // Info read again rather than kept from IsAllocatedBlock's test: keeping it costs
         // NativeAOT a saved register (a push, a pop and a stack adjustment) on every free.
         HeapCounters.CountCachedFree((byte*)heap, bin, Volatile.Read(ref block->Info) >> Block.RequestedShift);
-        QuickBins.Push(BinsOf(heap), block, bin);
+        QuickBins.PushIn((byte*)heap, BinsOffset, block, bin);
     }
 
     /// <summary>

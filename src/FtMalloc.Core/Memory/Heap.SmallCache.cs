@@ -34,7 +34,7 @@ internal unsafe partial struct Heap
     private static nuint SmallCacheLimit(Heap* heap)
     {
         if (heap->BinLimitBase == 0) return 0;
-        ulong share = heap->Counters[Counter.InUseBytes] / SmallCacheShare; // 0 without counters
+        ulong share = HeapCounters.InUseBytes(&heap->Counters) / SmallCacheShare; // 0 without counters
         return share < SmallCache.MaxBytes ? (nuint)share : SmallCache.MaxBytes;
     }
 
@@ -49,16 +49,22 @@ internal unsafe partial struct Heap
     /// A block with a free neighbour merges instead, as it would without the cache: a cached
     /// block between free ones keeps them apart, and on churn caching those too cost 0.9 MB
     /// of peak RSS (the free lists fragmented, the zone's untouched rest was cut into sooner).
-    /// First the cache gives back what it holds beyond its limit (ShrinkSmallCache).
+    /// First the cache gives back what it holds beyond its limit (ShrinkSmallCache), unless
+    /// <paramref name="shrink"/> is false (a constant: TryFreeCachedSmall, which makes no
+    /// call): then a cache over its limit takes nothing.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryCacheSmall(Heap* heap, Block* block)
+    private static bool TryCacheSmall(Heap* heap, Block* block, bool shrink = true)
     {
         uint size = block->Size;
         if (size < SmallCache.MinBlockBytes || size >= SmallCache.LimitBlockBytes) return false;
         SmallCache* cache = SmallCacheOf(heap);
         nuint limit = SmallCacheLimit(heap);
-        if (cache->Bytes > limit) ShrinkSmallCache(heap, limit);
+        if (cache->Bytes > limit)
+        {
+            if (!shrink) return false;
+            ShrinkSmallCache(heap, limit);
+        }
         if (Block.PrevIsFree(block)) return false;
         Block* next = (Block*)((byte*)block + size);
         if ((byte*)next < (byte*)Zone.OfBlock(block, Category.Small) + Zone.AreaEndOffset(Category.Small) && next->IsFree) return false;
@@ -81,6 +87,51 @@ internal unsafe partial struct Heap
         for (Block* b; cache->Bytes > limit && (b = cache->TakeAny()) != null; released++)
             Release(heap, Category.Small, Zone.OfBlock(b, Category.Small), b);
         return released;
+    }
+
+    /// <summary>Largest request whose block the small cache may hold (a block under SmallCache.LimitBlockBytes).</summary>
+    public const nuint SmallCacheMaxRequest = SmallCache.LimitBlockBytes - Categories.Granule - Categories.BlockOverheadBytes;
+
+    /// <summary>
+    /// malloc's way to the small cache, straight from the exported malloc (Exports.MallocOwned)
+    /// for a request of QuickBins.MaxRequestBytes + 1 to SmallCacheMaxRequest bytes: a cached
+    /// block taken whole and counted as Allocate would (one malloc call), or null, and then the
+    /// caller goes on to the full path (which looks in the cache again: it holds no block for
+    /// this request). What it skips is the layers between (CAllocator.Malloc, AllocateFast,
+    /// Allocate's category and size tests): on bench/'s churn, where about 6% of the mallocs
+    /// are of these sizes, they were most of the 208 instructions such a malloc took.
+    /// </summary>
+    public static byte* AllocateCachedSmall(Heap* heap, nuint request)
+    {
+        if (heap->Outgoing.First != 0) return null; // a slow malloc hands the remote frees on: the full path does
+        Block* block = SmallCacheOf(heap)->Take(Categories.BlockBytesFor(request));
+        if (block == null) return null;
+        HeapCounters.Add(&heap->Counters, Counter.CallsMalloc, 1);
+        Commit(heap, block, request);
+        return Block.PayloadOf(block);
+    }
+
+    /// <summary>
+    /// free's way to the small cache, straight from the exported free (Exports.FreeOwned) for
+    /// a block it checked (allocated, of a TINY/SMALL zone of <paramref name="heap"/>) and
+    /// found too big for the quick bins or its bin full: caches it as FreeOwned would
+    /// (TryCacheSmall's rules), and counts it (one free call), or returns false and changes
+    /// nothing, and the caller frees it through FreeChecked. A block of
+    /// SmallCache.MinBlockBytes or more that is allocated lies in a SMALL zone (a TINY zone's
+    /// allocated blocks are at most Categories.MaxBlockBytes(Tiny): HeapValidator checks it),
+    /// so no zone header is read. It makes no call, so that the exported free's way here
+    /// saves no register: a cache over its limit (it gives blocks back first, a call) is left
+    /// to the full path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryFreeCachedSmall(Heap* heap, Block* block)
+    {
+        uint requested = block->Requested; // TryPut overwrites Info
+        if (!TryCacheSmall(heap, block, shrink: false)) return false;
+        HeapCounters* counters = &heap->Counters;
+        HeapCounters.Add(counters, Counter.CallsFree, 1);
+        HeapCounters.CountFree(counters, requested);
+        return true;
     }
 
     /// <summary>Frees every block of the small cache for real (merging it): every cached block holds bytes, so a limit of 0 takes them all. Returns how many there were.</summary>

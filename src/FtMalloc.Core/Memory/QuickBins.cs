@@ -67,6 +67,16 @@ internal unsafe struct QuickBins
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong* Heads(QuickBins* bins) => (ulong*)((byte*)bins + HeadsOffset);
 
+    // The fast paths' forms (Head, Unlink, HasRoom, Push "In"): the bins at a constant offset
+    // from a pointer the caller holds (the heap: Heap.BinsOffset), so that NativeAOT folds the
+    // offset into each instruction; a QuickBins* computed from the heap first sat in a
+    // register of its own, one add a malloc and one a free.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int* RoomIn(byte* owner, int offset) => (int*)(owner + offset + RoomOffset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong* HeadsIn(byte* owner, int offset) => (ulong*)(owner + offset + HeadsOffset);
+
     /// <summary>Blocks bin <paramref name="bin"/> may hold.</summary>
     public readonly int Capacity(nuint bin) => bin < 2 ? 0 : BlockBinCapacity(bin);
 
@@ -112,15 +122,23 @@ internal unsafe struct QuickBins
 
     /// <summary>The first block of bin <paramref name="bin"/> (&lt; Count), still linked, or null.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Block* Head(QuickBins* bins, nuint bin) => (Block*)Heads(bins)[bin];
+    public static Block* Head(QuickBins* bins, nuint bin) => HeadIn((byte*)bins, 0, bin);
+
+    /// <summary>Head of the bins at <paramref name="owner"/> + <paramref name="offset"/> (a constant).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Block* HeadIn(byte* owner, int offset, nuint bin) => (Block*)HeadsIn(owner, offset)[bin];
 
     /// <summary>Unlinks <paramref name="head"/>, the first block of bin <paramref name="bin"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Unlink(QuickBins* bins, nuint bin, Block* head)
+    public static void Unlink(QuickBins* bins, nuint bin, Block* head) => UnlinkIn((byte*)bins, 0, bin, head);
+
+    /// <summary>Unlink of the bins at <paramref name="owner"/> + <paramref name="offset"/> (a constant).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void UnlinkIn(byte* owner, int offset, nuint bin, Block* head)
     {
         Block* next = NextCached(head);
-        Heads(bins)[bin] = (ulong)next;
-        Room(bins)[bin]++;
+        HeadsIn(owner, offset)[bin] = (ulong)next;
+        RoomIn(owner, offset)[bin] = RoomIn(owner, offset)[bin] + 1; // not ++: see HeapCounters.CountCachedFree
         // The next pop of this bin reads next's link, in its payload's first line; its caller then writes there.
         if (Sse.IsSupported) Sse.Prefetch0(Block.PayloadOf(next));
     }
@@ -136,7 +154,11 @@ internal unsafe struct QuickBins
 
     /// <summary>True if bin <paramref name="bin"/> (any value) exists and is not full.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool HasRoom(QuickBins* bins, nuint bin) => bin < Count && Room(bins)[bin] > 0;
+    public static bool HasRoom(QuickBins* bins, nuint bin) => HasRoomIn((byte*)bins, 0, bin);
+
+    /// <summary>HasRoom of the bins at <paramref name="owner"/> + <paramref name="offset"/> (a constant).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool HasRoomIn(byte* owner, int offset, nuint bin) => bin < Count && RoomIn(owner, offset)[bin] > 0;
 
     /// <summary>
     /// The room at or below which a bin takes no more remote frees (it holds OverfillFactor
@@ -167,12 +189,16 @@ internal unsafe struct QuickBins
 
     /// <summary>Caches an allocated block of bin <paramref name="bin"/> == its Size / 16, which has room. The fast path's push.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Push(QuickBins* bins, Block* block, nuint bin)
+    public static void Push(QuickBins* bins, Block* block, nuint bin) => PushIn((byte*)bins, 0, block, bin);
+
+    /// <summary>Push into the bins at <paramref name="owner"/> + <paramref name="offset"/> (a constant).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void PushIn(byte* owner, int offset, Block* block, nuint bin)
     {
         block->Info = Block.FlagCached;
-        SetNextCached(block, (Block*)Heads(bins)[bin]);
-        Heads(bins)[bin] = (ulong)block;
-        Room(bins)[bin]--;
+        SetNextCached(block, (Block*)HeadsIn(owner, offset)[bin]);
+        HeadsIn(owner, offset)[bin] = (ulong)block;
+        RoomIn(owner, offset)[bin] = RoomIn(owner, offset)[bin] - 1; // not --: see HeapCounters.CountCachedFree
     }
 
     /// <summary>A cached block of exactly <paramref name="blockBytes"/> (&lt;= MaxBlockBytes), unlinked, or null.</summary>

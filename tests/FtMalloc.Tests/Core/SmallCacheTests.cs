@@ -201,4 +201,97 @@ public unsafe class SmallCacheTests
         heap.Validate();
         heap.Free(a);
     }
+
+    // The exported malloc and free reach the cache straight from their fast paths
+    // (Exports.MallocOwned/FreeOwned: Heap.AllocateCachedSmall, Heap.TryFreeCachedSmall);
+    // these tests call those two as the exports do, on a block the fast path would have checked.
+
+    [Fact]
+    public void The_direct_free_caches_a_block_and_the_direct_malloc_takes_it_back_each_counted_as_one_call()
+    {
+        using var heap = new NativeHeap();
+        Ballast(heap);
+        void* a = heap.Allocate(3000);
+        void* b = heap.Allocate(3000);
+        void* c = heap.Allocate(3000);
+        var before = heap.Statistics();
+
+        Assert.True(Heap.TryFreeCachedSmall(heap.Handle, Block.FromPayload(b)));
+        Assert.True(BlockAt(heap, b).IsCached);
+        heap.Validate(); // in_use_bytes fell by the block's 3000 bytes, the cache's bookkeeping holds
+        var freed = heap.Statistics();
+        Assert.Equal(before["calls_free"] + 1, freed["calls_free"]);
+        Assert.Equal(before["frees"] + 1, freed["frees"]);
+        Assert.Equal(before["in_use_bytes"] - 3000, freed["in_use_bytes"]);
+
+        byte* again = Heap.AllocateCachedSmall(heap.Handle, 2900);
+        Assert.Equal((nuint)b, (nuint)again);
+        Assert.False(BlockAt(heap, again).IsCached);
+        Assert.Equal(2900u, (uint)BlockAt(heap, again).RequestedBytes);
+        heap.Validate();
+        var taken = heap.Statistics();
+        Assert.Equal(freed["calls_malloc"] + 1, taken["calls_malloc"]);
+        Assert.Equal(freed["in_use_bytes"] + 2900, taken["in_use_bytes"]);
+
+        Assert.True(Heap.AllocateCachedSmall(heap.Handle, 2900) == null, "the cache is empty: the caller takes the full path");
+        heap.Free(a);
+        heap.Free(c);
+        heap.Free(again);
+        heap.Validate();
+    }
+
+    [Fact]
+    public void The_direct_free_leaves_a_block_with_a_free_neighbour_alone_for_the_full_path_to_merge()
+    {
+        using var heap = new NativeHeap();
+        Ballast(heap);
+        void* uncached = heap.Allocate(20_000); // never cached: its free makes a free block
+        void* b = heap.Allocate(3000);
+        void* guard = heap.Allocate(3000);
+        heap.Free(uncached);
+        var before = heap.Statistics();
+
+        Assert.False(Heap.TryFreeCachedSmall(heap.Handle, Block.FromPayload(b)));
+        BlockInfo still = BlockAt(heap, b);
+        Assert.False(still.IsCached || still.IsFree);
+        Assert.Equal(3000u, (uint)still.RequestedBytes);
+        Assert.Equal(before["calls_free"], heap.Statistics()["calls_free"]);
+        heap.Validate();
+        heap.Free(b); // the full path merges it into the free block before it
+        Assert.DoesNotContain(heap.Walk().SelectMany(z => z.Blocks), x => x.Address == (nuint)b);
+        Assert.True(BlockAt(heap, uncached).BlockBytes > 20_000 + 3000);
+        heap.Validate();
+        heap.Free(guard);
+    }
+
+    [Fact]
+    public void A_TINY_zone_never_holds_an_allocated_block_of_the_small_caches_sizes_whatever_realloc_and_aligned_calls_do()
+    {
+        // TryFreeCachedSmall takes a block of SmallCache.MinBlockBytes or more for a SMALL one
+        // without reading its zone; HeapValidator checks the invariant (TinyBlockTooBig).
+        using var heap = new NativeHeap();
+        var rng = new Random(7);
+        var live = new List<nint>();
+        for (int i = 0; i < 4000; i++)
+        {
+            int pick = rng.Next(10);
+            if (pick < 4 || live.Count == 0) live.Add((nint)heap.Allocate((nuint)rng.Next(1, 513)));
+            else if (pick < 6) live.Add((nint)heap.AllocateAligned((nuint)rng.Next(1, 513), (nuint)(16 << rng.Next(0, 6))));
+            else if (pick < 8)
+            {
+                int k = rng.Next(live.Count);
+                live[k] = (nint)heap.Reallocate((void*)live[k], (nuint)rng.Next(1, 700));
+            }
+            else
+            {
+                int k = rng.Next(live.Count);
+                heap.Free((void*)live[k]);
+                live.RemoveAt(k);
+            }
+        }
+        heap.Validate();
+        foreach (ZoneInfo zone in heap.Walk().Where(z => z.Category == ZoneCategory.Tiny))
+            Assert.DoesNotContain(zone.Blocks, b => !b.IsFree && b.BlockBytes >= SmallCache.MinBlockBytes);
+        foreach (nint p in live) heap.Free((void*)p);
+    }
 }

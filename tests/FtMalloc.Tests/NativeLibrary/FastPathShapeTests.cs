@@ -21,4 +21,21 @@ public sealed class FastPathShapeTests
         Assert.True(calls.Count == 0, $"{export} calls:\n  " + string.Join("\n  ", calls));
         Assert.Contains(function.Instructions, i => i.Mnemonic.StartsWith("jmp") && i.Reference != null && !function.Contains(i.Reference.Value));
     }
+
+    [Theory(DisplayName = "the exported fast path updates its counters and bins in memory: no address is put in a register first")]
+    [InlineData("malloc")]
+    [InlineData("free")]
+    public void Fast_path_updates_memory_in_one_instruction(string export)
+    {
+        // C#'s compound assignment (*p += x) duplicates the address, and NativeAOT then puts
+        // it in a register of its own: an lea and an update through (%reg), one instruction
+        // more per counter (HeapCounters.CountCachedFree writes each address out twice).
+        CallGraph graph = CallGraph.Read(NativeBuild.LibraryPath, new[] { export });
+        CallGraph.Function function = graph.Find(export) ?? throw new Xunit.Sdk.XunitException($"{export} is not a function of the library");
+        var bare = new System.Text.RegularExpressions.Regex(@"(^|,)\(%r\w+\)$");
+        var updates = function.Instructions
+            .Where(i => (i.Mnemonic.StartsWith("inc") || i.Mnemonic.StartsWith("dec") || i.Mnemonic.StartsWith("add") || i.Mnemonic.StartsWith("sub")) && bare.IsMatch(i.Operands))
+            .Select(i => $"0x{i.Address:X}: {i.Mnemonic} {i.Operands}").ToList();
+        Assert.True(updates.Count == 0, $"{export} updates memory through an address register:\n  " + string.Join("\n  ", updates));
+    }
 }
