@@ -153,13 +153,26 @@ internal static unsafe class Exports
             // owner compare catches it). The owner's OwnerThread is not read: its line is the
             // one its thread writes on every malloc and free (the bins), a coherence miss here.
             Heap* owner = zone->Owner;
-            if (owner != heap && Heap.TryChainRemote(owner, block, heap)) return;
-            goto slow;
+            if (owner == heap) goto slow;
+            FreeRemote(owner, block, heap);
+            return;
         }
         // The table's entry is not the caller's heap: the caller's is looked up, or made.
         if (zone->Owner->OwnerThread != self && FreeRemoteFromUnknownHeap(zone->Owner, block, self)) return;
     slow:
         FreeSlow(pointer);
+    }
+
+    /// <summary>
+    /// A valid block of another thread's heap, freed by the thread of <paramref name="caller"/>:
+    /// chained into the caller's outgoing batch (Heap.TryChainRemote), or the full path. A
+    /// function of its own, entered by a jump: inlined, its chaining kept one more register
+    /// saved on every local free of FreeThreaded (larson: about 3 instructions a free).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void FreeRemote(Heap* owner, Block* block, Heap* caller)
+    {
+        if (!Heap.TryChainRemote(owner, block, caller)) FreeSlow(Block.PayloadOf(block));
     }
 
     /// <summary>A valid block of another thread's heap, freed by a thread whose thread-heap table entry is not its heap: hand it back (Heap.Remote.cs), counted on the caller's heap, looked up (made if it has none).</summary>
