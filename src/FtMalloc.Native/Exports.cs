@@ -62,8 +62,8 @@ internal static unsafe class Exports
     private static void* MallocThreaded(nuint size)
     {
         nuint self = Pthread.Self();
-        Heap* heap = ThreadHeap.Candidate(self); // never null once the fast paths are open
-        if (heap->OwnerThread != self) return MallocSlow(size);
+        Heap* heap = ThreadHeap.Own(self);
+        if (heap == null) return MallocSlow(size);
         return MallocFrom(heap, size);
     }
 
@@ -141,8 +141,8 @@ internal static unsafe class Exports
         Zone* zone = (Zone*)(entry - tag);
         Block* block = Block.FromPayload(pointer);
         if (!Heap.IsAllocatedBlockOfKind(zone, tag & ZoneTag.KindMask, block)) goto slow;
-        Heap* heap = ThreadHeap.Candidate(self);
-        if (heap->OwnerThread == self)
+        Heap* heap = ThreadHeap.Own(self);
+        if (heap != null)
         {
             if (ZoneTag.SameHeap(tag, heap->TinyTag))
             {
@@ -157,7 +157,7 @@ internal static unsafe class Exports
             FreeRemote(owner, block, heap);
             return;
         }
-        // The table's entry is not the caller's heap: the caller's is looked up, or made.
+        // The caller has no heap yet (or no longer: its thread is exiting): looked up, or made.
         if (zone->Owner->OwnerThread != self && FreeRemoteFromUnknownHeap(zone->Owner, block, self)) return;
     slow:
         FreeSlow(pointer);
@@ -215,8 +215,8 @@ internal static unsafe class Exports
     private static void* ReallocThreaded(void* pointer, nuint size)
     {
         nuint self = Pthread.Self();
-        Heap* heap = ThreadHeap.Candidate(self);
-        if (heap->OwnerThread != self) return ReallocSlow(pointer, size);
+        Heap* heap = ThreadHeap.Own(self);
+        if (heap == null) return ReallocSlow(pointer, size);
         Zone* zone = OwnZoneOfAllocated(heap, pointer);
         if (zone == null) return ReallocSlow(pointer, size);
         return CAllocator.ReallocChecked(heap, zone, Block.FromPayload(pointer), size);
