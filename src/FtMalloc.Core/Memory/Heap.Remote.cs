@@ -294,7 +294,7 @@ internal unsafe partial struct Heap
     private static OutgoingChain* ChainOf(Heap* heap, nuint bin) => (OutgoingChain*)((byte*)heap + OutgoingChainsOffset) + bin;
 
     /// <summary>Blocks a thread holds for one owner before it pushes them (one compare-and-swap a batch).</summary>
-    public const int PendingBlocks = 256;
+    public const int PendingBlocks = 128;
 
     /// <summary>Blocks of one bin a batch holds before it is pushed (RemoteSegment keeps 5 bits of count).</summary>
     public const int SegmentBlocks = 32;
