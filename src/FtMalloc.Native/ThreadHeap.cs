@@ -93,7 +93,7 @@ internal static unsafe class ThreadHeap
     /// (one load, no call, nothing shared with other threads). Only once the fast paths are open.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Heap* Own(nuint self) => *(Heap**)(self + Pthread.KeySlot);
+    public static Heap* Own(nuint self) => *(Heap**)(self + FastPaths.KeySlot);
 
     /// <summary>
     /// Bytes of a thread descriptor that FindKeySlot looks through: where glibc keeps the
@@ -236,10 +236,10 @@ internal static unsafe class ThreadHeap
         name.Tail = 0x0000646564616572; // "readed\0"
         FastPaths.SetSingleThread((byte*)Pthread.dlsym(null, (byte*)&name), main); // the variable is glibc 2.32's
         // glibc's own byte (2.32 and later): without it the threaded fast paths stay shut too.
-        if (*FastPaths.SingleThreaded != 0 && main != null) Pthread.KeySlot = FindKeySlot(main->OwnerThread, key, main);
+        if (*FastPaths.SingleThreaded != 0 && main != null) FastPaths.KeySlot = FindKeySlot(main->OwnerThread, key, main);
         // A managed pointer with bit 1 set would be taken for a "fat" generic pointer: a libc
         // function is at least 16-byte aligned, but say no rather than trust it.
-        if (ZoneMap.EnsureRoot() && Pthread.Self != null && ((nuint)Pthread.Self & 2) == 0 && Pthread.KeySlot != 0) FastPaths.MarkReady(); // else every call takes the full path
+        if (ZoneMap.EnsureRoot() && Pthread.Self != null && ((nuint)Pthread.Self & 2) == 0 && FastPaths.KeySlot != 0) FastPaths.MarkReady(); // else every call takes the full path
         // The fork handlers flush the trace, and keep the registry and the heaps of other
         // threads consistent in the child: with one heap, no trace and no report running,
         // fork has nothing to protect, so they wait for a second thread (EnsureForkHooks).
@@ -339,24 +339,6 @@ internal static unsafe class Pthread
     // costs two instructions and, being a call on the path, two more saved registers.
     // Set once by ThreadHeap.SetUp, before the fast paths open; never read before.
     public static delegate*<nuint> Self;
-
-    /// <summary>
-    /// Where the calling thread's value of ThreadHeap's key is, from its pthread_self(): glibc
-    /// keeps a thread's values of the first 32 keys in its thread descriptor (struct pthread,
-    /// which pthread_self() points to), at the same offset in every thread; found at set-up
-    /// (ThreadHeap.FindKeySlot). 0 until then, and for good if it was not found: the fast
-    /// paths then stay closed.
-    /// </summary>
-    public static nuint KeySlot
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => KeySlotWord.Value;
-        set => KeySlotWord.Value = value;
-    }
-
-    // Alone at the start of a class of its own: NativeAOT loads a static at offset 0 of its
-    // class's statics in one instruction, any other through the statics' address (two).
-    private static class KeySlotWord { public static nuint Value; }
 
     [DllImport("libc"), SuppressGCTransition]
     public static extern int pthread_setspecific(uint key, void* value);
