@@ -88,6 +88,48 @@ internal static unsafe class ThreadHeap
     public static Heap* Candidate(nuint self) => (Heap*)s_cache.Slots[Slot(self)];
 
     /// <summary>
+    /// The heap of the calling thread, whose pthread_self() is <paramref name="self"/>, or
+    /// null if it has none: its value of the key, read where pthread_getspecific reads it
+    /// (one load, no call, nothing shared with other threads). Only once the fast paths are open.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Heap* Own(nuint self) => *(Heap**)(self + FastPaths.KeySlot);
+
+    /// <summary>
+    /// Bytes of a thread descriptor that FindKeySlot looks through: where glibc keeps the
+    /// values of keys 0 to 30 (key 0's at 792 bytes in 2.36; the descriptor is 2,368 bytes
+    /// there, and has been bigger than this in every release since the keys' first block
+    /// moved into it). A constant, not glibc's own figure (_thread_db_sizeof_pthread): looking
+    /// that up at load cost the process two page faults.
+    /// </summary>
+    private const nuint KeySlotSearchBytes = 1280;
+
+    /// <summary>
+    /// The offset from <paramref name="self"/> (the calling thread's pthread_self()) of the
+    /// word that holds its value of <paramref name="key"/>, now <paramref name="value"/>, or 0
+    /// if there is none in the descriptor's first KeySlotSearchBytes (a key of 32 or more,
+    /// whose values glibc keeps in blocks of their own). The word must be the only one there
+    /// that holds the value, and must follow the key when its value is changed.
+    /// </summary>
+    private static nuint FindKeySlot(nuint self, uint key, void* value)
+    {
+        if (value == null) return 0;
+        nuint found = 0;
+        for (nuint at = 8; at < KeySlotSearchBytes; at += 8) // not 0: the descriptor's first word is its own address
+        {
+            if (*(nuint*)(self + at) != (nuint)value) continue;
+            if (found != 0) return 0;
+            found = at;
+        }
+        if (found == 0) return 0;
+        nuint other;
+        Pthread.pthread_setspecific(key, &other);
+        bool follows = *(nuint*)(self + found) == (nuint)(&other);
+        Pthread.pthread_setspecific(key, value);
+        return follows && *(nuint*)(self + found) == (nuint)value ? found : 0;
+    }
+
+    /// <summary>
     /// Thread descriptors sit at the tops of their stacks, megabytes apart: a multiplicative
     /// hash (Fibonacci hashing: the top 8 bits of self times 2^64 / golden ratio) spreads them
     /// over the slots whatever the stack size, in two instructions.
@@ -193,9 +235,11 @@ internal static unsafe class ThreadHeap
         name.Middle = 0x68745F656C676E69; // "ingle_th"
         name.Tail = 0x0000646564616572; // "readed\0"
         FastPaths.SetSingleThread((byte*)Pthread.dlsym(null, (byte*)&name), main); // the variable is glibc 2.32's
+        // glibc's own byte (2.32 and later): without it the threaded fast paths stay shut too.
+        if (*FastPaths.SingleThreaded != 0 && main != null) FastPaths.KeySlot = FindKeySlot(main->OwnerThread, key, main);
         // A managed pointer with bit 1 set would be taken for a "fat" generic pointer: a libc
         // function is at least 16-byte aligned, but say no rather than trust it.
-        if (ZoneMap.EnsureRoot() && Pthread.Self != null && ((nuint)Pthread.Self & 2) == 0) FastPaths.MarkReady(); // else every call takes the full path
+        if (ZoneMap.EnsureRoot() && Pthread.Self != null && ((nuint)Pthread.Self & 2) == 0 && FastPaths.KeySlot != 0) FastPaths.MarkReady(); // else every call takes the full path
         // The fork handlers flush the trace, and keep the registry and the heaps of other
         // threads consistent in the child: with one heap, no trace and no report running,
         // fork has nothing to protect, so they wait for a second thread (EnsureForkHooks).

@@ -11,7 +11,7 @@
 // __libc_single_threaded non-zero exactly while the calling thread is the process's only
 // thread (pthread_create clears it before the new thread exists; 2.36 never sets it again,
 // not even in a fork child), so the fast paths test that byte and then use SoleHeap, with
-// no pthread_self() call, no thread-heap table, and so no saved registers (a malloc/free pair
+// no pthread_self() call, no heap lookup, and so no saved registers (a malloc/free pair
 // 10.1 -> 6.9 ns). When it reads 0 they hand the call to a function of their own that finds
 // the caller's heap from pthread_self() (Exports.MallocThreaded and the like). Set by
 // ThreadHeap before the fast paths open (glibc's byte, or one that stays 0 if there is no
@@ -29,6 +29,22 @@ internal static unsafe class FastPaths
     // its class's statics in one instruction, any other through the statics' address (two).
     private static class SingleThreadedByte { public static nint Address; }
     private static class SoleHeapPointer { public static nint Value; }
+    private static class KeySlotOffset { public static nuint Value; }
+
+    /// <summary>
+    /// Where a thread's heap pointer is, from its pthread_self(): the offset of the word of
+    /// glibc's thread descriptor that holds the thread's value of the library's pthread key
+    /// (FtMalloc.Native's ThreadHeap finds it at set-up; the threaded fast paths read the
+    /// heap there). 0 until then, and for good if none was found: the fast paths then stay
+    /// closed. Here, with the other statics set-up writes: alone in a class of the native
+    /// library it was laid out on a page of its own, one more page fault at load.
+    /// </summary>
+    public static nuint KeySlot
+    {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        get => KeySlotOffset.Value;
+        set => KeySlotOffset.Value = value;
+    }
 
     /// <summary>Non-zero while the calling thread is the only thread: then its heap is SoleHeap. Never null once the fast paths are open.</summary>
     public static byte* SingleThreaded

@@ -126,9 +126,12 @@ internal static unsafe class HeapValidator
             // takes a block of those sizes for a SMALL one without reading its zone's header
             // (Heap.TryFreeCachedSmall).
             else if (zone->Category == Category.Tiny && b->Size >= SmallCache.MinBlockBytes) return new HeapCheck(HeapDefect.TinyBlockTooBig, (nuint)b);
-            else if (b->Flags == Block.FlagCached)
+            else if (b->Flags == Block.FlagCached || (b->Flags == Block.FlagRemote && b->Size <= QuickBins.MaxBlockBytes))
             {
-                if (b->Requested != 0) return new HeapCheck(HeapDefect.QuickBinsInconsistent, (nuint)b);
+                // Remote: spliced into a quick bin by a drain, untouched (Heap.Remote.cs); it
+                // keeps its Requested. (One still on its way is counted in use by the counter
+                // and not here: validate a heap with no remote frees pending.)
+                if (b->Flags == Block.FlagCached && b->Requested != 0) return new HeapCheck(HeapDefect.QuickBinsInconsistent, (nuint)b);
                 if (b->Size <= QuickBins.MaxBlockBytes) cached++; // in a quick bin
                 else if (zone->Category == Category.Small) cachedSmall++; // in the small cache
                 else return new HeapCheck(HeapDefect.SmallCacheInconsistent, (nuint)b);

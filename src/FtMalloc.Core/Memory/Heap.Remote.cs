@@ -1,29 +1,48 @@
 // Frees across threads. A thread that frees a block of another thread's heap never
 // touches that heap's lists: it marks the block (compare-and-swap, so a second free of it
-// is caught) and pushes it on the owner's remote-free list, a lock-free stack linked
-// through the payloads. The exported free does this itself for a valid block
-// (TryFreeRemote); the full path (FreeRemote) does it after checking everything again.
-// The exported free's remote frees are batched per freeing thread (RemoteBatch, in the
-// freeing thread's own heap): up to BatchBlocks blocks for one owner are chained privately
-// and pushed with one compare-and-swap, so a consumer thread touches its producer's list
-// head once per batch instead of once per block. A batch is pushed when it is full, when
-// the next remote free is for another owner, when its thread runs a slow malloc, trims or
-// exits: at most BatchBlocks - 1 blocks per thread wait unseen by their owner.
+// is caught) and pushes it on the owner's remote-free list, a lock-free stack. The
+// exported free does this itself for a valid block (TryChainRemote, TryFreeRemote); the
+// full path (FreeRemote) does it after checking everything again.
+// The exported free's remote frees are batched per freeing thread, sorted by quick bin
+// (RemoteBatch, in the freeing thread's own heap, and its chains, one per bin, in the
+// heap's mapping: OutgoingChainsOffset): blocks of one owner and one bin are chained
+// privately, linked as the owner's quick bin links its blocks, and the whole batch is
+// pushed with one compare-and-swap, as a stack of segments (one per non-empty chain).
+// A batch is pushed when it holds PendingBlocks blocks or one chain SegmentBlocks, when
+// the next remote free is for another owner, when its thread runs a slow malloc, trims
+// or exits: at most PendingBlocks - 1 blocks per thread wait unseen by their owner.
 // The owner takes the whole list with one exchange when it next needs memory (when a
-// quick bin it allocates from is empty, and before it would map a zone) and files each
-// block as its own, into its quick bin when there is room (a bin may then hold up to
-// QuickBins.OverfillFactor times its usual count: the owner allocates those sizes).
+// quick bin it allocates from is empty, and before it would map a zone) and splices each
+// segment into its bin whole: two blocks read (the segment's first, where its header is,
+// and its last, linked to the bin's old head), however long the segment, rather than each
+// block visited, which cost a cache miss a block (each block's line was last written by
+// the freeing thread). A bin may then hold up to QuickBins.OverfillFactor times its usual
+// count, plus one segment: the owner allocates those sizes again, and merging them only
+// to split them again is wasted. A segment whose bin is past that, or whose blocks have
+// no bin (SMALL blocks above QuickBins.MaxBlockBytes: always alone), is freed block by block.
+//
+// A segment on the list (entry = payload address of its first block):
+//   first's payload + 0    the next block of the segment (Block*, as a quick bin links);
+//                          the last block's is written when the segment is spliced
+//   first's payload + 8    the next entry of the list (0 at the bottom)
+//   first's payload + 16   the segment's header (RemoteSegment): its last block, how many
+//                          blocks, and the sum of their requested bytes (for the counters)
+// Payload + 16 of a 32-byte block is the next block's footer slot, which holds nothing
+// while this block is not free (Block.cs). A LARGE entry is its payload | 1, the next entry
+// at payload + 8.
 //
 // Invariants
-//   a block on Remote has Flags == FlagRemote (TINY/SMALL) or RemoteFreed == 1 (LARGE),
-//   and is still counted as in use by its owner until the owner takes it in
-//   an entry (the head, or the first word of a listed payload) is the payload's address,
-//   with bit 0 set exactly when the block is LARGE
+//   a block on Remote, in an outgoing chain, or spliced into a bin by a drain has
+//   Flags == FlagRemote (TINY/SMALL; Requested kept) or RemoteFreed == 1 (LARGE); on Remote
+//   or in a chain it is still counted as in use by its owner until the owner takes it in
 //   only the owner (or a thread reclaiming an abandoned heap) pops; anyone pushes
-//   a block in a thread's outgoing batch is marked Remote like one on the list, and is on
-//   exactly one of them; the batch holds blocks of its Owner only, Count of them (< BatchBlocks)
+//   a block in a thread's outgoing chains is on exactly one chain; every chain holds
+//   blocks of Outgoing.Owner only, of its own bin; Outgoing.Chains has bit (bin & 63) set
+//   exactly for the non-empty chains; the blocks in all chains + Outgoing.Left ==
+//   PendingBlocks while Owner is set; each chain holds < SegmentBlocks
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 using System.Threading;
 using FtMalloc.Core.SizeClasses;
 using FtMalloc.Core.Stats;
@@ -31,22 +50,70 @@ using FtMalloc.Core.Stats;
 namespace FtMalloc.Core.Memory;
 
 /// <summary>
-/// Remote frees a thread has made but not yet pushed (Heap.TryFreeRemote): a private chain of
-/// blocks of one owner, linked like the remote-free list. Only the heap's owner touches it.
+/// Remote frees a thread has made but not yet pushed (Heap.TryFreeRemote): chains of blocks
+/// of one owner, one per quick bin (OutgoingChain, in the heap's mapping). Only the heap's
+/// owner touches it.
 /// </summary>
+[StructLayout(LayoutKind.Sequential, Size = 32)] // as big as it was: the fields after it keep their places
 internal unsafe struct RemoteBatch
 {
+    /// <summary>The heap every chain's blocks belong to; null while no chain has a block.</summary>
     public Heap* Owner;
-    /// <summary>Payload addresses: the chain's first and last entries (0 when empty).</summary>
-    public nint First, Last;
-    public int Count;
+    /// <summary>Bit (bin &amp; 63) set for each non-empty chain (bins 2 to 65: no two share a bit).</summary>
+    public ulong Chains;
+    /// <summary>Blocks the chains may still take before the batch is pushed (PendingBlocks less the blocks in all chains); set when a batch begins.</summary>
+    public int Left;
+}
+
+/// <summary>One outgoing chain: blocks of one bin for RemoteBatch.Owner, newest first.</summary>
+internal struct OutgoingChain
+{
+    /// <summary>Block* of the newest block, 0 when empty; each block's payload + 0 names the next.</summary>
+    public ulong First;
+    /// <summary>The chain's RemoteSegment header (its oldest block, count, requested bytes).</summary>
+    public ulong Header;
+}
+
+/// <summary>
+/// A segment's header, one word: its last block (payloads are 16-byte aligned and user
+/// addresses below 2^47, so the block's address shifted left by 17 keeps 64 bits), the
+/// block count less one (5 bits, so at most 32 blocks) and the sum of the blocks' requested
+/// bytes (16 bits: 32 blocks of at most QuickBins.MaxRequestBytes), so that adding a block
+/// is one add.
+/// </summary>
+internal static unsafe class RemoteSegment
+{
+    private const int CountShift = 16;
+    private const int LastShift = 17;
+    private const ulong CountMask = 31UL << CountShift;
+
+    /// <summary>What one more block of <paramref name="requested"/> bytes adds to a header.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong OneMore(nuint requested) => (1UL << CountShift) + requested;
+
+    /// <summary>The header of a segment of one block, <paramref name="block"/>, of <paramref name="requested"/> bytes (&lt;= QuickBins.MaxRequestBytes; 0 for a block with no bin).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Of(Block* block, nuint requested) => ((ulong)block << LastShift) + requested;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Block* Last(ulong header) => (Block*)((header >> LastShift) & ~15UL);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Count(ulong header) => (int)((header & CountMask) >> CountShift) + 1;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static nuint Requested(ulong header) => (nuint)(header & 0xFFFF);
+
+    /// <summary>True if the segment holds Heap.SegmentBlocks (32) blocks: no more fit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool IsFull(ulong header) => (header & CountMask) == CountMask;
 }
 
 /// <summary>The remote-free stack of a heap, alone in its cache line (other threads write it).</summary>
 [StructLayout(LayoutKind.Explicit, Size = 128)]
 internal struct RemoteFreeList
 {
-    [FieldOffset(64)] public nint Head; // payload address; the next one is in its first word
+    [FieldOffset(64)] public nint Head; // entry: a payload address (| 1 for LARGE); the next one is at payload + 8
 
     public readonly bool IsPending
     {
@@ -59,6 +126,12 @@ internal unsafe partial struct Heap
 {
     /// <summary>Bit 0 of a remote-free list entry: the block is LARGE (payloads are 16-byte aligned).</summary>
     private const nint LargeTag = 1;
+
+    /// <summary>Where an entry's link to the next entry is: its payload's second word.</summary>
+    private const int EntryLinkOffset = 8;
+
+    /// <summary>Where a segment's header is: its first block's payload's third word.</summary>
+    private const int SegmentHeaderOffset = 16;
 
     /// <summary>A block of another heap may be freed from here only between shared heaps (or by a thread with no heap yet).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -102,14 +175,15 @@ internal unsafe partial struct Heap
         {
             if ((byte*)pointer != zone->AreaStart) return PointerStatus.NotBlockStart;
             if (Interlocked.CompareExchange(ref zone->RemoteFreed, 1, 0) != 0) return PointerStatus.DoubleFree;
+            PushChain(zone->Owner, (nint)pointer | LargeTag, (byte*)pointer + EntryLinkOffset);
         }
         else
         {
             Block* block = Block.FromPayload(pointer);
             if (!Zone.IsBlockStart(zone, block)) return PointerStatus.NotBlockStart;
             if (!TryMarkRemote(block)) return PointerStatus.DoubleFree;
+            HandBack(zone->Owner, block);
         }
-        HandBack(zone->Owner, pointer, zone->Category == Category.Large);
         return PointerStatus.Valid;
     }
 
@@ -125,32 +199,35 @@ internal unsafe partial struct Heap
     {
         if (owner->Kind != HeapKind.Shared
             || !TryMarkRemote(block)) return false;
-        if (caller == null)
+        nuint bin = Block.BinOf(block);
+        if (caller == null || bin >= QuickBins.Count)
         {
-            ProcessCounters.CountHeapless(Counter.CallsFree);
-            HandBack(owner, Block.PayloadOf(block), large: false);
+            // No heap to batch in, or a block no bin takes: a segment of its own.
+            if (caller == null) ProcessCounters.CountHeapless(Counter.CallsFree);
+            else HeapCounters.Add(CountersOf(caller), Counter.CallsFree, 1);
+            HandBack(owner, block);
             return true;
         }
-        HeapCounters.Add(&caller->Counters, Counter.CallsFree, 1);
-        ref RemoteBatch batch = ref caller->Outgoing;
-        if (batch.Owner != owner) FlushRemoteBatch(caller);
-        nint entry = (nint)Block.PayloadOf(block);
-        *(nint*)entry = batch.First; // TINY/SMALL only: entries carry no tag
-        if (batch.First == 0) batch.Last = entry;
-        batch.First = entry;
-        batch.Owner = owner;
-        if (++batch.Count == BatchBlocks) FlushRemoteBatch(caller);
+        HeapCounters.Add(CountersOf(caller), Counter.CallsFree, 1);
+        RemoteBatch* batch = OutgoingOf(caller);
+        if (batch->Owner != owner)
+        {
+            FlushRemoteBatch(caller);
+            batch->Owner = owner;
+            batch->Left = PendingBlocks;
+        }
+        Chain(caller, batch, block, bin, block->Requested);
         return true;
     }
 
     /// <summary>
     /// TryFreeRemote's common case, for the exported free: <paramref name="caller"/> (the
-    /// caller's own heap) is already chaining a batch for <paramref name="owner"/> that this
-    /// block does not fill. Marks the block and chains it; every other case (a new owner, a
-    /// full batch, an owner that is not shared: its Kind was checked when the batch began)
-    /// goes to TryFreeRemote. Written apart so that this path makes no call and saves no
-    /// registers: inside TryFreeRemote it paid for that function's calls (prodcons, one
-    /// pair, 500K blocks: 155.9M -> 146.8M instructions; the remote branch 57 -> 36 a block).
+    /// caller's own heap) is already batching for <paramref name="owner"/>, and the block has
+    /// a bin. Marks the block and chains it; every other case (a new owner, a block with no
+    /// bin, an owner that is not shared: its Kind was checked when the batch began) goes to
+    /// TryFreeRemote. Written apart so that this path makes no call but the push of a full
+    /// batch and saves no registers (prodcons, one pair, 500K blocks: 155.9M -> 146.8M
+    /// instructions when it was written; the remote branch 57 -> 36 a block).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryChainRemote(Heap* owner, Block* block, Heap* caller)
@@ -158,15 +235,41 @@ internal unsafe partial struct Heap
         // The batch and the counter at constant offsets from the heap: no null check, no
         // address kept in a register (prodcons, one pair, 500K blocks: 144.7M -> 143.9M).
         RemoteBatch* batch = OutgoingOf(caller);
-        // Owner is null while the batch is empty, so a match means First and Last are set.
-        if (batch->Owner != owner || batch->Count >= BatchBlocks - 1) return TryFreeRemote(owner, block, caller);
-        if (!TryMarkRemote(block)) return false;
+        nuint bin = Block.BinOf(block);
+        if (batch->Owner != owner || bin >= QuickBins.Count) return TryFreeRemote(owner, block, caller);
+        uint info = Volatile.Read(ref block->Info);
+        if ((info & Block.FlagMask) != 0 || Interlocked.CompareExchange(ref block->Info, info | Block.FlagRemote, info) != info) return false;
         HeapCounters.Add(CountersOf(caller), Counter.CallsFree, 1);
-        nint entry = (nint)Block.PayloadOf(block);
-        *(nint*)entry = batch->First;
-        batch->First = entry;
-        batch->Count++;
+        Chain(caller, batch, block, bin, info >> Block.RequestedShift);
         return true;
+    }
+
+    /// <summary>
+    /// Puts <paramref name="block"/> (marked Remote, of bin <paramref name="bin"/> &lt;
+    /// QuickBins.Count, of batch's owner) at the front of its outgoing chain; pushes the batch
+    /// when it or the chain is full. The chain's bit and the full test are written only
+    /// where they can change (a chain's first block, a later one), and the batch counts
+    /// down, so that the common case is few instructions.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Chain(Heap* caller, RemoteBatch* batch, Block* block, nuint bin, nuint requested)
+    {
+        OutgoingChain* chain = ChainOf(caller, bin);
+        ulong first = chain->First;
+        *(ulong*)Block.PayloadOf(block) = first; // the link a quick bin reads
+        chain->First = (ulong)block;
+        if (first == 0)
+        {
+            chain->Header = RemoteSegment.Of(block, requested);
+            batch->Chains |= 1UL << (int)bin;
+        }
+        else
+        {
+            ulong header = chain->Header + RemoteSegment.OneMore(requested);
+            chain->Header = header;
+            if (RemoteSegment.IsFull(header)) { FlushRemoteBatch(caller); return; }
+        }
+        if (--batch->Left == 0) FlushRemoteBatch(caller);
     }
 
     /// <summary>Offset of Outgoing in Heap: right after the counters (Heap.cs; FastPathLayoutTests checks it).</summary>
@@ -176,88 +279,135 @@ internal unsafe partial struct Heap
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static RemoteBatch* OutgoingOf(Heap* heap) => (RemoteBatch*)((byte*)heap + OutgoingOffset);
 
-    /// <summary>Blocks a thread chains for one owner before it pushes them (one compare-and-swap a batch).</summary>
-    public const int BatchBlocks = 32;
+    /// <summary>Where the outgoing chains are in the heap's mapping: after the small cache (touched only by a thread that frees other threads' blocks).</summary>
+    private static nuint OutgoingChainsOffset
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => (SmallCacheOffset + (nuint)sizeof(SmallCache) + 63) & ~(nuint)63;
+    }
 
-    /// <summary>Pushes <paramref name="heap"/>'s outgoing batch, if any, onto its owner's remote-free list.</summary>
+    /// <summary>Bytes of the outgoing chains, one per quick bin.</summary>
+    private static nuint OutgoingChainsBytes => (nuint)(QuickBins.Count * sizeof(OutgoingChain));
+
+    /// <summary>The outgoing chain of bin <paramref name="bin"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static OutgoingChain* ChainOf(Heap* heap, nuint bin) => (OutgoingChain*)((byte*)heap + OutgoingChainsOffset) + bin;
+
+    /// <summary>Blocks a thread holds for one owner before it pushes them (one compare-and-swap a batch).</summary>
+    public const int PendingBlocks = 128;
+
+    /// <summary>Blocks of one bin a batch holds before it is pushed (RemoteSegment keeps 5 bits of count).</summary>
+    public const int SegmentBlocks = 32;
+
+    /// <summary>Pushes <paramref name="heap"/>'s outgoing batch, if any, onto its owner's remote-free list: one segment per chain, one compare-and-swap.</summary>
     public static void FlushRemoteBatch(Heap* heap)
     {
-        ref RemoteBatch batch = ref heap->Outgoing;
-        if (batch.First == 0) return;
-        Heap* owner = batch.Owner;
-        nint first = batch.First, last = batch.Last;
-        batch.First = batch.Last = 0;
-        batch.Count = 0;
-        batch.Owner = null;
-        PushChain(owner, first, (void*)last);
+        RemoteBatch* batch = OutgoingOf(heap);
+        ulong chains = batch->Chains;
+        if (chains == 0) return;
+        nint top = 0;
+        byte* bottomLink = null;
+        do
+        {
+            int bit = System.Numerics.BitOperations.TrailingZeroCount(chains);
+            chains &= chains - 1;
+            OutgoingChain* chain = ChainOf(heap, (nuint)(bit < 2 ? bit + 64 : bit)); // bins 64 and 65 have bits 0 and 1
+            byte* payload = Block.PayloadOf((Block*)chain->First);
+            *(ulong*)(payload + SegmentHeaderOffset) = chain->Header;
+            *(nint*)(payload + EntryLinkOffset) = top;
+            if (top == 0) bottomLink = payload + EntryLinkOffset;
+            top = (nint)payload;
+            chain->First = 0;
+        } while (chains != 0);
+        Heap* owner = batch->Owner;
+        batch->Chains = 0;
+        batch->Left = 0;
+        batch->Owner = null; // the next remote free begins a batch (TryFreeRemote)
+        PushChain(owner, top, bottomLink);
+    }
+
+    /// <summary>Pushes a marked TINY/SMALL block on its owner's remote-free list as a segment of its own.</summary>
+    private static void HandBack(Heap* owner, Block* block)
+    {
+        byte* payload = Block.PayloadOf(block);
+        *(ulong*)payload = 0;
+        *(ulong*)(payload + SegmentHeaderOffset) = RemoteSegment.Of(block, Block.BinOf(block) < QuickBins.Count ? block->Requested : 0);
+        PushChain(owner, (nint)payload, payload + EntryLinkOffset);
     }
 
     /// <summary>
-    /// Pushes a marked block on its owner's remote-free list, its entry tagged (bit 0) when it
-    /// is a LARGE block, so that the owner finds a TINY/SMALL block's bin from its header
-    /// alone; reclaims the owner if it was abandoned.
+    /// Pushes a chain of entries (<paramref name="first"/>, each linked to the next at its
+    /// payload + 8, the last one's link at <paramref name="lastLink"/>) on
+    /// <paramref name="owner"/>'s remote-free list with one compare-and-swap; reclaims the
+    /// owner if it was abandoned.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void HandBack(Heap* owner, void* pointer, bool large) =>
-        PushChain(owner, (nint)pointer | (large ? LargeTag : 0), pointer);
-
-    /// <summary>
-    /// Pushes a chain of entries (<paramref name="first"/>, linked through the payloads'
-    /// first words, ending at payload <paramref name="last"/>) on <paramref name="owner"/>'s
-    /// remote-free list with one compare-and-swap; reclaims the owner if it was abandoned.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PushChain(Heap* owner, nint first, void* last)
+    private static void PushChain(Heap* owner, nint first, byte* lastLink)
     {
         ref nint head = ref owner->Remote.Head;
         nint seen;
         do
         {
             seen = Volatile.Read(ref head);
-            *(nint*)last = seen;
+            *(nint*)lastLink = seen;
         } while (Interlocked.CompareExchange(ref head, first, seen) != seen);
         if (Volatile.Read(ref owner->State) == HeapState.Abandoned) HeapRegistry.TryReclaim(owner);
     }
 
-    /// <summary>The owner takes in every block other threads freed, into its quick bins where they fit. Returns how many.</summary>
+    /// <summary>
+    /// The owner takes in every block other threads freed: each segment spliced whole into
+    /// its quick bin while the bin holds less than its overfill bound, else freed block by
+    /// block. Returns how many blocks.
+    /// </summary>
     public static nuint DrainRemoteFrees(Heap* heap)
     {
         nint list = Interlocked.Exchange(ref heap->Remote.Head, 0);
-        // TINY/SMALL blocks are counted once, after the loop (nothing in it reads the counters):
-        // two adds to registers a block instead of two to memory; LARGE ones apart, so that the
-        // common entry (untagged: the payload itself) is neither masked nor counted twice.
-        nuint blocks = 0, requested = 0, large = 0;
-        // The bins' overfill bounds, once per drain rather than a shift and a multiply a block
-        // (read again after a call: nothing here changes the limit, but the calls are long).
+        // Spliced blocks are counted once, after the loop (nothing in it reads the counters).
+        nuint blocks = 0, requested = 0, released = 0, large = 0;
+        // The bins' overfill bounds, once per drain (read again after a call: nothing here
+        // changes the limit, but the calls are long).
         QuickBins* bins = BinsOf(heap);
         int floorUpTo256 = bins->OverfillFloor(upTo256: true), floorAbove = bins->OverfillFloor(upTo256: false);
         while (list != 0)
         {
             if ((list & LargeTag) != 0)
             {
-                void* payload = (void*)(list & ~LargeTag);
-                list = *(nint*)payload;
+                byte* payload = (byte*)(list & ~LargeTag);
+                list = *(nint*)(payload + EntryLinkOffset);
                 FreeOwned(heap, ZoneMap.Lookup(payload), null);
                 large++;
                 floorUpTo256 = bins->OverfillFloor(upTo256: true);
                 floorAbove = bins->OverfillFloor(upTo256: false);
                 continue;
             }
-            void* pointer = (void*)list;
-            list = *(nint*)pointer;
-            Block* block = Block.FromPayload(pointer);
-            blocks++;
-            requested += block->Requested;
-            if (!QuickBins.TryPushOverfill(bins, block, floorUpTo256, floorAbove)) // the push marks it Cached
+            byte* entry = (byte*)list;
+            list = *(nint*)(entry + EntryLinkOffset);
+            if (Sse.IsSupported) Sse.Prefetch0((void*)list); // the next segment's first block, read next turn
+            ulong header = *(ulong*)(entry + SegmentHeaderOffset);
+            Block* first = Block.FromPayload(entry);
+            int count = RemoteSegment.Count(header);
+            if (QuickBins.TrySplice(bins, first, RemoteSegment.Last(header), count, floorUpTo256, floorAbove))
             {
-                block->Info &= ~Block.FlagMask; // allocated again, for the moment it takes to free it here
-                Zone* zone = ZoneMap.Lookup(pointer);
-                Release(heap, zone->Category, zone, block);
-                floorUpTo256 = bins->OverfillFloor(upTo256: true);
-                floorAbove = bins->OverfillFloor(upTo256: false);
+                blocks += (nuint)count;
+                requested += RemoteSegment.Requested(header);
+                continue;
             }
+            // Its bin is full past the overfill bound, or it has none: each block freed here.
+            Block* block = first;
+            for (; count > 0; count--)
+            {
+                Block* next = *(Block**)Block.PayloadOf(block);
+                HeapCounters.CountFree(&heap->Counters, block->Requested);
+                block->Info &= ~Block.FlagMask; // allocated again, for the moment it takes to free it here
+                Zone* zone = ZoneMap.Lookup(block);
+                Release(heap, zone->Category, zone, block);
+                released++;
+                block = next;
+            }
+            floorUpTo256 = bins->OverfillFloor(upTo256: true);
+            floorAbove = bins->OverfillFloor(upTo256: false);
         }
         HeapCounters.CountFrees(&heap->Counters, blocks, requested);
-        return blocks + large;
+        return blocks + released + large;
     }
 }

@@ -103,7 +103,7 @@ internal unsafe partial struct Heap
     /// </summary>
     public static byte* AllocateCachedSmall(Heap* heap, nuint request)
     {
-        if (heap->Outgoing.First != 0) return null; // a slow malloc hands the remote frees on: the full path does
+        if (heap->Outgoing.Chains != 0) return null; // a slow malloc hands the remote frees on: the full path does
         Block* block = SmallCacheOf(heap)->Take(Categories.BlockBytesFor(request));
         if (block == null) return null;
         HeapCounters.Add(&heap->Counters, Counter.CallsMalloc, 1);

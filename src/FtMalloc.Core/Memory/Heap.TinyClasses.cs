@@ -56,8 +56,8 @@ internal unsafe partial struct Heap
 
     private static nuint ClassListsOffset => ((nuint)sizeof(Heap) + 63) & ~(nuint)63;
 
-    /// <summary>Bytes of the heap's mapping: the struct, then TINY's lists per class, then the small cache (Heap.SmallCache.cs).</summary>
-    private static nuint MappedBytes => PageMemory.RoundUpToPages(SmallCacheOffset + (nuint)sizeof(SmallCache));
+    /// <summary>Bytes of the heap's mapping: the struct, then TINY's lists per class, then the small cache (Heap.SmallCache.cs), then the outgoing remote-free chains (Heap.Remote.cs).</summary>
+    private static nuint MappedBytes => PageMemory.RoundUpToPages(OutgoingChainsOffset + OutgoingChainsBytes);
 
     /// <summary>The free lists of TINY class <paramref name="tinyClass"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -168,7 +168,7 @@ internal unsafe partial struct Heap
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static byte* AllocateWithRoom(Heap* heap, nuint request, nuint room)
     {
-        if (heap->Outgoing.First != 0) FlushRemoteBatch(heap); // this thread's slow paths also hand its remote frees on
+        if (heap->Outgoing.Chains != 0) FlushRemoteBatch(heap); // this thread's slow paths also hand its remote frees on
         Category category = Categories.Of(request);
         if (category == Category.Large) return AllocateLarge(heap, request, Categories.Granule);
         nuint blockBytes = Categories.BlockBytesFor(room);

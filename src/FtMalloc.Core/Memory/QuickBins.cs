@@ -16,11 +16,13 @@
 // hold a block.
 //
 // Invariants
-//   every block on bin i is Cached, in a TINY or SMALL zone of this heap, and Size == 16 * i
+//   every block on bin i is in a TINY or SMALL zone of this heap, Size == 16 * i, and
+//   Cached, or Remote if it came in from another thread's free (a drain splices such
+//   blocks in whole, without touching them: Heap.Remote.cs; a pop rewrites Info anyway)
 //   length of bin i + _room[i] == Capacity(i): Limit up to 256-byte blocks, Limit / 4 above
 //   (so a heap keeps at most about 250 KB in its bins), except that blocks other threads
 //   freed, when their owner takes them in (Heap.Remote.cs), may overfill a bin up to
-//   OverfillFactor times its capacity (_room then goes negative): the owner is about to
+//   OverfillFactor times its capacity, plus one segment of up to 32 (_room then goes negative): the owner is about to
 //   allocate them again, and merging them only to split them again is what made
 //   producer/consumer pairs slow. The push of the fast path needs _room[i] > 0.
 //   Limit is the heap's base limit until the slow path raises it while the heap is big
@@ -163,27 +165,26 @@ internal unsafe struct QuickBins
     /// <summary>
     /// The room at or below which a bin takes no more remote frees (it holds OverfillFactor
     /// times its capacity): of bins up to 256-byte blocks when <paramref name="upTo256"/>, of the
-    /// others otherwise. Fixed while Limit is (a drain computes both once: TryPushOverfill).
+    /// others otherwise. Fixed while Limit is (a drain computes both once: TrySplice).
     /// </summary>
     public readonly int OverfillFloor(bool upTo256) => -(OverfillFactor - 1) * (int)(_limit >> (upTo256 ? 0 : 2));
 
-    /// <summary>TryPushOverfill with the two floors (OverfillFloor) computed by the caller.</summary>
+    /// <summary>
+    /// Takes in a segment of blocks other threads freed (Heap.Remote.cs): <paramref name="count"/>
+    /// blocks of one size, Remote, linked as a bin links its blocks from <paramref name="first"/>
+    /// to <paramref name="last"/>, all put at the front of their bin at once if it holds less
+    /// than OverfillFactor times its capacity (OverfillFloor: the caller's two floors); false
+    /// (nothing done) otherwise, or if the blocks have no bin. Only <paramref name="first"/>'s
+    /// header and <paramref name="last"/>'s link are touched.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool TryPushOverfill(QuickBins* bins, Block* block, int floorUpTo256, int floorAbove)
+    public static bool TrySplice(QuickBins* bins, Block* first, Block* last, int count, int floorUpTo256, int floorAbove)
     {
-        nuint bin = Block.BinOf(block);
+        nuint bin = Block.BinOf(first);
         if (bin >= Count || Room(bins)[bin] <= (bin <= 16 ? floorUpTo256 : floorAbove)) return false;
-        Push(bins, block, bin);
-        return true;
-    }
-
-    /// <summary>Caches a block taken in from the remote-free list if its bin holds fewer than OverfillFactor times its capacity; false otherwise.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool TryPushOverfill(QuickBins* bins, Block* block)
-    {
-        nuint bin = Block.BinOf(block);
-        if (bin >= Count || Room(bins)[bin] <= -(OverfillFactor - 1) * bins->BlockBinCapacity(bin)) return false;
-        Push(bins, block, bin);
+        SetNextCached(last, (Block*)Heads(bins)[bin]);
+        Heads(bins)[bin] = (ulong)first;
+        Room(bins)[bin] -= count;
         return true;
     }
 
@@ -245,7 +246,8 @@ internal unsafe struct QuickBins
             int n = 0;
             for (Block* b = (Block*)_heads[i]; b != null; b = NextCached(b))
             {
-                if (b->Info != Block.FlagCached || b->Size != (uint)i << 4) consistent = false;
+                // Cached, or Remote: spliced in whole from the remote-free list (Heap.Remote.cs)
+                if ((b->Info != Block.FlagCached && b->Flags != Block.FlagRemote) || b->Size != (uint)i << 4) consistent = false;
                 n++;
             }
             if (n + _room[i] != Capacity(i)) consistent = false;
