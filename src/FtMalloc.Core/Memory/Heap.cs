@@ -259,8 +259,8 @@ internal unsafe partial struct Heap
 
     /// <summary>
     /// A free found its quick bin full: doubles the bins' limit if the bin could then still
-    /// hold no more than the bytes in use, and says whether the block now fits (an eighth of
-    /// them sent 8% of python3's frees to a merge and their mallocs to a split: ARCHITECTURE.md).
+    /// hold no more than an eighth of the bytes in use, and says whether the block now fits
+    /// (a looser bound spares python3 merges but costs small threaded heaps memory: ARCHITECTURE.md).
     /// Why: a program that frees many blocks of a few sizes and allocates those sizes again
     /// (million, churn) then reuses them without merging and splitting, and its frees touch
     /// no neighbour. The cost is memory no other size can use until the bins are released,
@@ -271,7 +271,7 @@ internal unsafe partial struct Heap
     {
         uint limit = heap->Bins.Limit;
         if (limit == 0 || limit >= MaxBinLimit || blockBytes > QuickBins.MaxBlockBytes) return false;
-        if ((ulong)limit * 2 * blockBytes > heap->Counters[Counter.InUseBytes]) return false;
+        if ((ulong)limit * 2 * blockBytes > heap->Counters[Counter.InUseBytes] / 8) return false;
         heap->Bins.SetLimit(limit * 2);
         return heap->Bins.HasRoom(blockBytes);
     }
