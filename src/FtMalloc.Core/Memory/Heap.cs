@@ -254,13 +254,18 @@ internal unsafe partial struct Heap
         return status;
     }
 
+    /// <summary>Bytes in use from which a bin may grow to hold half of them, not an eighth (GrowQuickBins).</summary>
+    private const ulong BigHeapBytes = 64 << 20;
+
     /// <summary>Most blocks per quick bin the slow path lets the bins grow to.</summary>
     public const uint MaxBinLimit = 1u << 20;
 
     /// <summary>
     /// A free found its quick bin full: doubles the bins' limit if the bin could then still
-    /// hold no more than an eighth of the bytes in use, and says whether the block now fits
-    /// (a looser bound spares python3 merges but costs small threaded heaps memory: ARCHITECTURE.md).
+    /// hold no more than an eighth of the bytes in use (half of them from BigHeapBytes in use
+    /// on), and says whether the block now fits. Half for every heap spared python3 its merges
+    /// but cost small heaps memory; a big heap's bins give their blocks back before a zone is
+    /// mapped (ARCHITECTURE.md, "Growing bins").
     /// Why: a program that frees many blocks of a few sizes and allocates those sizes again
     /// (million, churn) then reuses them without merging and splitting, and its frees touch
     /// no neighbour. The cost is memory no other size can use until the bins are released,
@@ -271,7 +276,8 @@ internal unsafe partial struct Heap
     {
         uint limit = heap->Bins.Limit;
         if (limit == 0 || limit >= MaxBinLimit || blockBytes > QuickBins.MaxBlockBytes) return false;
-        if ((ulong)limit * 2 * blockBytes > heap->Counters[Counter.InUseBytes] / 8) return false;
+        ulong inUse = heap->Counters[Counter.InUseBytes];
+        if ((ulong)limit * 2 * blockBytes > (inUse >= BigHeapBytes ? inUse / 2 : inUse / 8)) return false;
         heap->Bins.SetLimit(limit * 2);
         return heap->Bins.HasRoom(blockBytes);
     }
