@@ -28,8 +28,8 @@
 //   merges, and touches that one only when it does)
 //   no two physically adjacent blocks are both free (free merges at once; a block parked
 //   in a quick bin or the small cache is Cached, not free, and merges when it leaves them)
-//   the zone's start bitmap has a bit set exactly at the first granule of every block,
-//   so a pointer is trusted as a block only after its bit is found set
+//   the start bits (ZoneMap.cs) have a bit set exactly at the payload granule of every
+//   block, so a pointer is trusted as a block only after its bit is found set
 //   Requested <= Size - BlockOverheadBytes for allocated blocks, 0 for free and cached ones
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;

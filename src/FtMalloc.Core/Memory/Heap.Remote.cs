@@ -138,7 +138,7 @@ internal unsafe partial struct Heap
     private static bool IsRemoteFreeAllowed(Heap* heap, Zone* zone) =>
         (heap == null || heap->Kind == HeapKind.Shared) && zone->Owner->Kind == HeapKind.Shared;
 
-    /// <summary>Checks a pointer into a zone of another heap without changing anything: only the start bitmap and the flags are read.</summary>
+    /// <summary>Checks a pointer into a zone of another heap without changing anything: only the start bits and the flags are read.</summary>
     private static PointerStatus CheckForeign(Zone* zone, void* pointer, out nuint usable)
     {
         usable = 0;

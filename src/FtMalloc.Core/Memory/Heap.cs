@@ -417,7 +417,7 @@ internal unsafe partial struct Heap
 
     // ---- the pieces (all called by the owner) ------------------------------------------
 
-    /// <summary>Checks a pointer against the zone map and the zone's start bitmap before reading any header it seems to have.</summary>
+    /// <summary>Checks a pointer against the zone map and the start bits before reading any header it seems to have.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static PointerStatus Locate(Heap* heap, void* pointer, out Zone* zone, out Block* block)
     {
@@ -473,7 +473,7 @@ internal unsafe partial struct Heap
     /// its bin (QuickBins.Unlink), which then arrives during the other bins' releases.
     /// A block is merged ReleaseLag pops after it was taken: at the pop, the lines its merge
     /// reads are asked for (its zone's header, both lines: Category and TinyClass; its word
-    /// of the start bitmap; the next block's header, at 16 i bytes for bin i), and they
+    /// of the start bits; the next block's header, at 16 i bytes for bin i), and they
     /// arrive while the blocks taken before it merge. Zones are aligned to their size, so
     /// their headers share a few cache sets and were a miss at every merge (bench/'s million,
     /// which releases some 400,000 blocks at once: Release and this loop 8.3% -> 6.8% of

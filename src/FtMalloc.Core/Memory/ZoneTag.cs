@@ -7,9 +7,9 @@
 //         the ids ran out (and for LARGE zones): such entries never match a heap
 //
 // The fast path reads the zone's kind from the tag's low bits (kind 0, a null entry or a
-// LARGE zone, fails before anything is read), checks the block's start bit, counted from
-// the zone's start so that one bound serves both kinds (Zone.IsBlockStartOfKind: no branch
-// on the kind, which cost larson-4t, whose frees mix TINY and SMALL blocks at random, 30%),
+// LARGE zone, fails before anything is read), checks the payload's start bit in the zone
+// map's leaf (Zone.IsPayloadStartOfKind: no bound by kind, so no branch on the kind, which
+// cost larson-4t, whose frees mix TINY and SMALL blocks at random, 30%),
 // and last tells "a zone of mine" by one exclusive or with the tag its heap keeps
 // for its TINY zones (Heap.TinyTag): tag ^ TinyTag is 0 for a TINY zone of that heap and
 // 3 (1 ^ 2) for a SMALL one, and above 3 for any other heap's (SameHeap). A heap without an
