@@ -109,7 +109,7 @@ internal unsafe struct Zone
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsPayloadStartOfKind(nuint* leaf, nuint kind, nuint payload) =>
-        kind != 0 && ((ulong)payload & NotPayloadBits) == 0 && (*ZoneMap.StartWordInLeaf(leaf, payload) & ZoneMap.StartBit(payload)) != 0;
+        kind != 0 && ((ulong)payload & NotPayloadBits) == 0 && ZoneMap.IsStartSetInLeaf(leaf, payload);
 
     /// <summary>Bits no payload address has: at or above 2^47, or inside a granule.</summary>
     private const ulong NotPayloadBits = ~((1UL << 47) - 1) | (ulong)(Categories.Granule - 1);

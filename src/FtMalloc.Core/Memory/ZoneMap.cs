@@ -66,8 +66,12 @@ internal static unsafe class ZoneMap
     public static bool IsStartSet(nuint address)
     {
         nuint* leaf = LeafWrapped(address);
-        return leaf != null && (*StartWordInLeaf(leaf, address) & StartBit(address)) != 0;
+        return leaf != null && IsStartSetInLeaf(leaf, address);
     }
+
+    /// <summary>IsStartSet with the leaf of <paramref name="address"/> (LeafWrapped, not null) at hand.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool IsStartSetInLeaf(nuint* leaf, nuint address) => (*StartWordInLeaf(leaf, address) & StartBit(address)) != 0;
 
     /// <summary>Sets the start bit of <paramref name="address"/>, a granule of a registered zone of the caller's heap.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -131,9 +135,9 @@ internal static unsafe class ZoneMap
 
     /// <summary>
     /// The leaf that would hold <paramref name="address"/>'s chunk, or null; an address at or
-    /// above 2^47 is taken modulo 2^47. For the free fast path only, whose caller finds the
-    /// zone in the leaf and then bounds the block by the zone's area (Zone.IsBlockStart), so a
-    /// wrapped address is rejected there; and only once EnsureRoot succeeded (no null test).
+    /// above 2^47 is taken modulo 2^47. For callers that reject such an address themselves
+    /// (the free fast path: Zone.IsPayloadStartOfKind) or hold one of a registered zone (the
+    /// start bits' writers), and only once EnsureRoot succeeded (no null test).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static nuint* LeafWrapped(nuint address) => ((nuint**)s_root)[(address >> (ChunkShift + LeafBits)) & (RootEntries - 1)];
