@@ -6,6 +6,8 @@
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Text.RegularExpressions;
+using FtMalloc.Tests.Programs;
 
 namespace FtMalloc.Tests.NativeLibrary;
 
@@ -30,6 +32,32 @@ public sealed class LoadLayoutTests
             Assert.True(end <= FaultAroundBytes,
                 $"{name} ends at 0x{end:X}, past the first 64 KiB that load-time code shares");
         }
+    }
+
+    [Fact(DisplayName = "every function of the library that runs in a program that never allocates is in hot-methods.txt")]
+    public void LoadTimeCodeIsOrdered()
+    {
+        // callgrind names every function that ran (its out file's fn= lines); test0 with the
+        // library preloaded and no setting of ours runs exactly the set-up and the exit path.
+        // A function missing from the order file lands wherever ILC puts it, often past the
+        // first 64 KiB: one more page fault in every process (FastPaths.SetSingleThread sat at
+        // 0x12D20 until it was listed).
+        using var dir = new TempDirectory("loadcode");
+        string outFile = dir["callgrind.out"];
+        var spec = new RunSpec("valgrind", "--tool=callgrind", "--callgrind-out-file=" + outFile, NativePrograms.Path("test0"))
+        {
+            Environment = { ["LD_PRELOAD"] = NativeBuild.LibraryPath },
+        };
+        RunResult run = ChildProcess.Run(spec, Allocator.Glibc);
+        Assert.True(run.ExitCode == 0 && File.Exists(outFile), run.Describe());
+        var ran = File.ReadLines(outFile)
+            .Select(l => Regex.Match(l, @"^c?fn=\(\d+\)\s+(\S+)"))
+            .Where(m => m.Success).Select(m => m.Groups[1].Value)
+            .Where(n => n.StartsWith("FtMalloc_", System.StringComparison.Ordinal)).ToHashSet();
+        Assert.True(ran.Count >= 5 && ran.Contains("FtMalloc_Native_FtMalloc_Native_ThreadHeap__SetUp"),
+            "callgrind saw no set-up of the library: " + string.Join(", ", ran));
+        var unlisted = ran.Except(HotMethods()).Order().ToList();
+        Assert.True(unlisted.Count == 0, "ran at load but not in hot-methods.txt: " + string.Join(", ", unlisted));
     }
 
     [Fact(DisplayName = "ft_malloc_on_load, malloc and free lie in the first 64 KiB")]
