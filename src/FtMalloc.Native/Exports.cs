@@ -39,8 +39,7 @@ internal static unsafe class Exports
     [RuntimeExport("malloc")]
     public static void* Malloc(nuint size)
     {
-        if (!FastPaths.Open) return MallocSlow(size);
-        if (*FastPaths.SingleThreaded == 0) return MallocThreaded(size);
+        if (*FastPaths.SingleThreaded == 0) return MallocThreaded(size); // also while the fast paths are closed (FastPaths.cs)
         return MallocFrom(FastPaths.SoleHeap, size);
     }
 
@@ -56,10 +55,11 @@ internal static unsafe class Exports
         return Heap.CommitCached(heap, block, bin, size);
     }
 
-    /// <summary>malloc in a process that has (or had) other threads: the caller's heap from its pthread_self().</summary>
+    /// <summary>malloc in a process that has (or had) other threads, or before the fast paths open: the caller's heap from its pthread_self().</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void* MallocThreaded(nuint size)
     {
+        if (!FastPaths.Open) return MallocSlow(size);
         nuint self = Pthread.Self();
         Heap* heap = ThreadHeap.Own(self);
         if (heap == null) return MallocSlow(size);
@@ -69,16 +69,15 @@ internal static unsafe class Exports
     [RuntimeExport("free")]
     public static void Free(void* pointer)
     {
-        if (!FastPaths.Open) goto slow;
-        if (*FastPaths.SingleThreaded == 0) { FreeThreaded(pointer); return; }
+        if (*FastPaths.SingleThreaded == 0) { FreeThreaded(pointer); return; } // also while the fast paths are closed
         // OwnZoneOfAllocated's checks, written out: as the inlined helper they cost two
         // instructions (a null materialised and tested again).
         nuint address = (nuint)pointer;
-        nuint* leaf = ZoneMap.LeafWrapped(address);
+        if (!Zone.IsPayloadAddress(address)) goto slow;
+        nuint* leaf = ZoneMap.LeafOfPayload(address);
         if (leaf == null) goto slow;
         nuint entry = ZoneMap.EntryInLeaf(leaf, address);
         nuint tag = ZoneTag.In(entry);
-        Zone* zone = (Zone*)(entry - tag);
         if (!Heap.IsAllocatedPayloadOfKind(leaf, tag & ZoneTag.KindMask, pointer)) goto slow;
         Block* block = Block.FromPayload(pointer);
         // The owner last: tested before the block (heap->TinyTag loaded first, from the line
@@ -86,7 +85,7 @@ internal static unsafe class Exports
         // (random frees of half its blocks 93-99 -> 105-112 ms), and the pair 7.15 -> 7.36 ns.
         Heap* heap = FastPaths.SoleHeap;
         if (!ZoneTag.SameHeap(tag, heap->TinyTag)) goto slow; // a heap the one thread does not own (a fork child's retired ones)
-        FreeTo(heap, zone, block);
+        FreeTo(heap, entry, block);
         return;
     slow:
         FreeSlow(pointer);
@@ -103,7 +102,8 @@ internal static unsafe class Exports
     private static Zone* OwnZoneOfAllocated(Heap* heap, void* pointer)
     {
         nuint address = (nuint)pointer;
-        nuint* leaf = ZoneMap.LeafWrapped(address);
+        if (!Zone.IsPayloadAddress(address)) return null;
+        nuint* leaf = ZoneMap.LeafOfPayload(address);
         if (leaf == null) return null;
         nuint entry = ZoneMap.EntryInLeaf(leaf, address);
         nuint tag = ZoneTag.In(entry);
@@ -112,28 +112,34 @@ internal static unsafe class Exports
             && ZoneTag.SameHeap(tag, heap->TinyTag) ? zone : null; // the owner last, as in free
     }
 
-    /// <summary>free's fast path once the block (checked) is known to be of the caller's heap: into its quick bin, or freed for real if the bin is full.</summary>
+    /// <summary>
+    /// free's fast path once the block (checked) is known to be of the caller's heap: into its
+    /// quick bin, or freed for real if the bin is full. The zone comes from the block's
+    /// tagged zone-map <paramref name="entry"/> only then: the bin's push does not need it.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void FreeTo(Heap* heap, Zone* zone, Block* block)
+    private static void FreeTo(Heap* heap, nuint entry, Block* block)
     {
         nuint bin = Block.BinOf(block);
-        if (!QuickBins.HasRoomIn((byte*)heap, Heap.BinsOffset, bin)) { FreeOwned(heap, zone, block); return; }
+        if (!QuickBins.HasRoomIn((byte*)heap, Heap.BinsOffset, bin)) { FreeOwned(heap, ZoneMap.ZoneOf(entry), block); return; }
         Heap.CacheFreed(heap, block, bin);
     }
 
     /// <summary>
-    /// free in a process that has (or had) other threads: the caller's heap from its
+    /// free in a process that has (or had) other threads, or before the fast paths open: the caller's heap from its
     /// pthread_self() (asked first: the call then overlaps the zone map's loads), then its
     /// own block, or another thread's to hand back.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void FreeThreaded(void* pointer)
     {
+        if (!FastPaths.Open) goto slow;
         nuint self = Pthread.Self();
         // The block is checked before its owner is known (it may be another thread's), so the
         // zone's kind comes from the tag alone; the owner test compares the tag's heap id.
         nuint address = (nuint)pointer;
-        nuint* leaf = ZoneMap.LeafWrapped(address);
+        if (!Zone.IsPayloadAddress(address)) goto slow;
+        nuint* leaf = ZoneMap.LeafOfPayload(address);
         if (leaf == null) goto slow;
         nuint entry = ZoneMap.EntryInLeaf(leaf, address);
         nuint tag = ZoneTag.In(entry);
@@ -145,7 +151,7 @@ internal static unsafe class Exports
         {
             if (ZoneTag.SameHeap(tag, heap->TinyTag))
             {
-                FreeTo(heap, zone, block);
+                FreeTo(heap, entry, block);
                 return;
             }
             // Another heap's block (or one of a heap without an id, maybe the caller's: the
@@ -221,8 +227,8 @@ internal static unsafe class Exports
         // The free fast path's checks, for a TINY/SMALL request (0 frees, bigger ones and
         // NULL take the full path): a block of the caller's own heap is resized or moved
         // without being looked up again.
-        if (!FastPaths.Open || size - 1 >= Categories.SmallMaxRequest) goto slow;
-        if (*FastPaths.SingleThreaded == 0) return ReallocThreaded(pointer, size);
+        if (size - 1 >= Categories.SmallMaxRequest) goto slow;
+        if (*FastPaths.SingleThreaded == 0) return ReallocThreaded(pointer, size); // also while the fast paths are closed
         Zone* zone = OwnZoneOfAllocated(FastPaths.SoleHeap, pointer);
         if (zone == null) goto slow;
         return CAllocator.ReallocChecked(FastPaths.SoleHeap, zone, Block.FromPayload(pointer), size);
@@ -234,6 +240,7 @@ internal static unsafe class Exports
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void* ReallocThreaded(void* pointer, nuint size)
     {
+        if (!FastPaths.Open) return ReallocSlow(pointer, size);
         nuint self = Pthread.Self();
         Heap* heap = ThreadHeap.Own(self);
         if (heap == null) return ReallocSlow(pointer, size);

@@ -73,7 +73,7 @@ internal static unsafe class ThreadHeap
 
     /// <summary>The caller's heap without asking who the caller is, while the process has one thread (FastPaths.cs); else null.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Heap* SoleHeapOfOnlyThread() => FastPaths.Open && *FastPaths.SingleThreaded != 0 ? FastPaths.SoleHeap : null;
+    private static Heap* SoleHeapOfOnlyThread() => *FastPaths.SingleThreaded != 0 ? FastPaths.SoleHeap : null; // non-zero only while open
 
     /// <summary>The heap of the calling thread, whose pthread_self() is <paramref name="self"/>, or null if it has none yet.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -234,9 +234,10 @@ internal static unsafe class ThreadHeap
         name.Head = 0x735F6362696C5F5F; // "__libc_s"
         name.Middle = 0x68745F656C676E69; // "ingle_th"
         name.Tail = 0x0000646564616572; // "readed\0"
-        FastPaths.SetSingleThread((byte*)Pthread.dlsym(null, (byte*)&name), main); // the variable is glibc 2.32's
+        byte* singleThreaded = (byte*)Pthread.dlsym(null, (byte*)&name); // the variable is glibc 2.32's
+        FastPaths.SetSingleThread(singleThreaded, main);
         // glibc's own byte (2.32 and later): without it the threaded fast paths stay shut too.
-        if (*FastPaths.SingleThreaded != 0 && main != null) FastPaths.KeySlot = FindKeySlot(main->OwnerThread, key, main);
+        if (singleThreaded != null && *singleThreaded != 0 && main != null) FastPaths.KeySlot = FindKeySlot(main->OwnerThread, key, main);
         // A managed pointer with bit 1 set would be taken for a "fat" generic pointer: a libc
         // function is at least 16-byte aligned, but say no rather than trust it.
         if (ZoneMap.EnsureRoot() && Pthread.Self != null && ((nuint)Pthread.Self & 2) == 0 && FastPaths.KeySlot != 0) FastPaths.MarkReady(); // else every call takes the full path
@@ -308,7 +309,7 @@ internal static unsafe class ThreadHeap
         // The child's one thread is the one that forked: if glibc says the child is single-
         // threaded (2.36 does not, after threads existed), its heap is the sole heap.
         Heap* current = CurrentOf(Pthread.pthread_self()); // not Current: SoleHeap is the parent's main thread's until set here
-        FastPaths.SetSingleThread(FastPaths.SingleThreaded, current);
+        FastPaths.SetSingleThread(FastPaths.GlibcSingleThreaded, current);
         HeapRegistry.AfterForkInChild(current);
         PageMemory.ResetForeignReadsInChild();
         ProcessReports.AfterForkInChild();

@@ -13,9 +13,16 @@
 // not even in a fork child), so the fast paths test that byte and then use SoleHeap, with
 // no pthread_self() call, no heap lookup, and so no saved registers (a malloc/free pair
 // 10.1 -> 6.9 ns). When it reads 0 they hand the call to a function of their own that finds
-// the caller's heap from pthread_self() (Exports.MallocThreaded and the like). Set by
-// ThreadHeap before the fast paths open (glibc's byte, or one that stays 0 if there is no
-// such variable or no heap for the one thread), and in a fork child (the forking thread's heap).
+// the caller's heap from pthread_self() (Exports.MallocThreaded and the like).
+//
+// The two tests are one: SingleThreaded is the address of a byte of ours that is always 0
+// (Never) plus an offset, which is 0 until the fast paths open, and then, while they stay
+// open and the process has its sole heap, glibc's byte's distance from Never. A call made
+// before set-up, or while a hook is on, so reads 0 and takes the threaded function, and
+// only that tests Open (the exports' single-thread path has no test of its own: a load, a
+// compare and a branch less a call). Set by ThreadHeap at set-up (glibc's byte, or none if
+// there is no such variable or no heap for the one thread), and in a fork child (the
+// forking thread's heap).
 namespace FtMalloc.Core.CSemantics;
 
 internal static unsafe class FastPaths
@@ -25,11 +32,15 @@ internal static unsafe class FastPaths
 
     public static bool Open => s_open != 0;
 
-    // Each alone at the start of a class of its own: NativeAOT loads a static at offset 0 of
-    // its class's statics in one instruction, any other through the statics' address (two).
-    private static class SingleThreadedByte { public static nint Address; }
+    // Each at the start of a class of its own: NativeAOT loads a static at offset 0 of its
+    // class's statics in one instruction, any other through the statics' address (two).
+    // Never follows Offset: its address is that of the class's statics plus a constant.
+    private static class SingleThreadedByte { public static nint Offset; public static byte Never; }
     private static class SoleHeapPointer { public static nint Value; }
     private static class KeySlotOffset { public static nuint Value; }
+
+    /// <summary>glibc's __libc_single_threaded (null: none, or no sole heap), whatever Open says.</summary>
+    private static byte* s_glibcFlag;
 
     /// <summary>
     /// Where a thread's heap pointer is, from its pthread_self(): the offset of the word of
@@ -46,12 +57,18 @@ internal static unsafe class FastPaths
         set => KeySlotOffset.Value = value;
     }
 
-    /// <summary>Non-zero while the calling thread is the only thread: then its heap is SoleHeap. Never null once the fast paths are open.</summary>
+    /// <summary>
+    /// Non-zero while the fast paths are open and the calling thread is the process's only
+    /// thread: then its heap is SoleHeap. Always readable (Never's address before set-up).
+    /// </summary>
     public static byte* SingleThreaded
     {
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        get => (byte*)SingleThreadedByte.Address;
+        get => (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref SingleThreadedByte.Never) + SingleThreadedByte.Offset;
     }
+
+    /// <summary>glibc's single-thread byte as set-up found it (null: none, or no sole heap), whether or not the fast paths are open.</summary>
+    public static byte* GlibcSingleThreaded => s_glibcFlag;
 
     /// <summary>The heap of the process's only thread (the main thread's; in a fork child, the forking thread's).</summary>
     public static Memory.Heap* SoleHeap
@@ -60,10 +77,6 @@ internal static unsafe class FastPaths
         get => (Memory.Heap*)SoleHeapPointer.Value;
     }
 
-#pragma warning disable CS0649 // never written: the byte the single-thread test reads when that path is shut
-    private static byte s_never;
-#pragma warning restore CS0649
-
     /// <summary>
     /// The single-thread path: glibc's <paramref name="flag"/> (null: none) and the one
     /// thread's <paramref name="heap"/> (null: none, so the path stays shut).
@@ -71,7 +84,8 @@ internal static unsafe class FastPaths
     public static void SetSingleThread(byte* flag, Memory.Heap* heap)
     {
         SoleHeapPointer.Value = (nint)heap;
-        SingleThreadedByte.Address = (nint)(flag != null && heap != null ? flag : (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref s_never));
+        s_glibcFlag = heap != null ? flag : null;
+        Update();
     }
 
     /// <summary>Set-up is done (and the zone map's root exists): open the fast paths unless a hook is on.</summary>
@@ -81,6 +95,11 @@ internal static unsafe class FastPaths
         Update();
     }
 
-    /// <summary>Recomputes Open; Instrumented calls it whenever a hook changes.</summary>
-    public static void Update() => s_open = s_ready != 0 && !Instrumented.IsOn ? 1 : 0;
+    /// <summary>Recomputes Open and the single-thread byte's offset; Instrumented calls it whenever a hook changes.</summary>
+    public static void Update()
+    {
+        s_open = s_ready != 0 && !Instrumented.IsOn ? 1 : 0;
+        byte* flag = s_open != 0 ? s_glibcFlag : null;
+        SingleThreadedByte.Offset = flag != null ? (nint)(flag - (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref SingleThreadedByte.Never)) : 0;
+    }
 }

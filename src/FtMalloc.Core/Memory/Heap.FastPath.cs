@@ -59,7 +59,7 @@ internal unsafe partial struct Heap
         Zone.IsBlockStart(zone, block) && block->IsAllocated;
 
     /// <summary>
-    /// IsAllocatedBlock for a pointer handed to free, whose zone-map entry was found in
+    /// IsAllocatedBlock for a pointer handed to free (Zone.IsPayloadAddress), whose zone-map entry was found in
     /// <paramref name="leaf"/> with a tag of kind <paramref name="kind"/> (Zone.IsPayloadStartOfKind):
     /// no zone header read.
     /// </summary>

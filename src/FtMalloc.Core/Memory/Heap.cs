@@ -276,7 +276,7 @@ internal unsafe partial struct Heap
     {
         uint limit = heap->Bins.Limit;
         if (limit == 0 || limit >= MaxBinLimit || blockBytes > QuickBins.MaxBlockBytes) return false;
-        ulong inUse = heap->Counters[Counter.InUseBytes];
+        ulong inUse = HeapCounters.InUseBytes(CountersOf(heap)); // not the indexer: its switch is a call of some 15 instructions
         if ((ulong)limit * 2 * blockBytes > (inUse >= BigHeapBytes ? inUse / 2 : inUse / 8)) return false;
         heap->Bins.SetLimit(limit * 2);
         return heap->Bins.HasRoom(blockBytes);

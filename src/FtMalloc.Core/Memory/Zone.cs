@@ -98,18 +98,25 @@ internal unsafe struct Zone
         && IsStart(block);
 
     /// <summary>
-    /// True if <paramref name="payload"/> (any address, handed to free) is where a block's
-    /// payload starts, for a zone-map entry found in <paramref name="leaf"/> whose tag's kind
-    /// is <paramref name="kind"/> (ZoneTag.cs: 1 TINY, 2 SMALL; 0 for no zone or a LARGE one),
+    /// True if <paramref name="address"/> (any address, handed to free) could be a payload:
+    /// 16-byte aligned and below 2^47. Tested first, so that the zone map's root is indexed
+    /// without a mask (ZoneMap.LeafOfPayload).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool IsPayloadAddress(nuint address) => ((ulong)address & NotPayloadBits) == 0;
+
+    /// <summary>
+    /// True if <paramref name="payload"/> (IsPayloadAddress) is where a block's payload
+    /// starts, for a zone-map entry found in <paramref name="leaf"/> whose tag's kind is
+    /// <paramref name="kind"/> (ZoneTag.cs: 1 TINY, 2 SMALL; 0 for no zone or a LARGE one),
     /// with no zone header read: the start bits say it alone (set only at the payloads of
-    /// TINY/SMALL blocks, so the zone header's and tail's granules, or any other chunk's, fail),
-    /// once the address is 16-byte aligned and below 2^47 (LeafWrapped took it modulo 2^47).
+    /// TINY/SMALL blocks, so the zone header's and tail's granules, or any other chunk's, fail).
     /// The bit's word is found from the leaf, not the entry: the two loads go out together.
     /// Kind 0 is rejected before the word is read.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsPayloadStartOfKind(nuint* leaf, nuint kind, nuint payload) =>
-        kind != 0 && ((ulong)payload & NotPayloadBits) == 0 && ZoneMap.IsStartSetInLeaf(leaf, payload);
+        kind != 0 && ZoneMap.IsStartSetInLeaf(leaf, payload);
 
     /// <summary>Bits no payload address has: at or above 2^47, or inside a granule.</summary>
     private const ulong NotPayloadBits = ~((1UL << 47) - 1) | (ulong)(Categories.Granule - 1);

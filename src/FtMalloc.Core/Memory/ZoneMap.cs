@@ -136,11 +136,15 @@ internal static unsafe class ZoneMap
     /// <summary>
     /// The leaf that would hold <paramref name="address"/>'s chunk, or null; an address at or
     /// above 2^47 is taken modulo 2^47. For callers that reject such an address themselves
-    /// (the free fast path: Zone.IsPayloadStartOfKind) or hold one of a registered zone (the
+    /// (Zone.IsPayloadAddress: then LeafOfPayload) or hold one of a registered zone (the
     /// start bits' writers), and only once EnsureRoot succeeded (no null test).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static nuint* LeafWrapped(nuint address) => ((nuint**)s_root)[(address >> (ChunkShift + LeafBits)) & (RootEntries - 1)];
+
+    /// <summary>LeafWrapped for an address below 2^47 (Zone.IsPayloadAddress, tested first by free's fast paths): no mask.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static nuint* LeafOfPayload(nuint address) => ((nuint**)s_root)[address >> (ChunkShift + LeafBits)];
 
     /// <summary>Maps the root if it is not there yet; false if the system said no.</summary>
     public static bool EnsureRoot()
@@ -151,7 +155,7 @@ internal static unsafe class ZoneMap
 
     /// <summary>The tagged entry of <paramref name="address"/>'s chunk in <paramref name="leaf"/> (from LeafWrapped), or 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static nuint EntryInLeaf(nuint* leaf, nuint address) => leaf[(address >> ChunkShift) & (LeafEntries - 1)];
+    public static nuint EntryInLeaf(nuint* leaf, nuint address) => leaf[(uint)address >> ChunkShift]; // a leaf is the low 32 bits' (ChunkShift + LeafBits == 32): a 32-bit shift needs no mask
 
     /// <summary>
     /// Points every chunk of [start, start + bytes) at <paramref name="zone"/> tagged with

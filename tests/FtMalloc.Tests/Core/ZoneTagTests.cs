@@ -45,6 +45,10 @@ public unsafe class ZoneTagTests
         }
     }
 
+    /// <summary>free's fast-path checks in their order (Exports.Free): the address, then the block's kind, start bit and flags.</summary>
+    private static bool FreeCheck(nuint* leaf, nuint kind, void* payload) =>
+        Zone.IsPayloadAddress((nuint)payload) && Heap.IsAllocatedPayloadOfKind(leaf, kind, payload);
+
     [Fact]
     public void Blocks_are_checked_by_their_kind_alone()
     {
@@ -61,20 +65,23 @@ public unsafe class ZoneTagTests
                 nuint kind = ZoneTag.In(entry) & ZoneTag.KindMask;
                 nuint* leaf = ZoneMap.LeafWrapped((nuint)p);
                 bool expected = p != (nint)large; // a LARGE block is never the fast path's
-                Assert.Equal(expected, Heap.IsAllocatedPayloadOfKind(leaf, kind, (void*)p));
-                Assert.False(Heap.IsAllocatedPayloadOfKind(leaf, kind, (void*)(p + 16))); // not a block start
-                Assert.False(Heap.IsAllocatedPayloadOfKind(leaf, kind, (void*)(p + 8)));  // misaligned
-                Assert.False(Heap.IsAllocatedPayloadOfKind(leaf, kind, (void*)(p - 16))); // the header's granule
-                Assert.False(Heap.IsAllocatedPayloadOfKind(leaf, kind, zone)); // the zone header's granules: no start bit
-                Assert.False(Heap.IsAllocatedPayloadOfKind(leaf, kind, (void*)(p + (1L << 47)))); // wrapped by LeafWrapped: same leaf, same bit
+                Assert.Equal(expected, FreeCheck(leaf, kind, (void*)p));
+                Assert.False(FreeCheck(leaf, kind, (void*)(p + 16))); // not a block start
+                Assert.False(FreeCheck(leaf, kind, (void*)(p + 8)));  // misaligned
+                Assert.False(FreeCheck(leaf, kind, (void*)(p - 16))); // the header's granule
+                Assert.False(FreeCheck(leaf, kind, zone)); // the zone header's granules: no start bit
+                Assert.False(FreeCheck(leaf, kind, (void*)(p + (1L << 47)))); // same leaf and bit modulo 2^47: the address test says no
+                Assert.True(Zone.IsPayloadAddress((nuint)p));
+                Assert.False(Zone.IsPayloadAddress((nuint)(p + 8)));
+                Assert.False(Zone.IsPayloadAddress((nuint)(p + (1L << 47))));
             }
             Zone* tinyZone = ZoneMap.ZoneOf(ZoneMap.Entry(tiny));
             nuint* tinyLeaf = ZoneMap.LeafWrapped((nuint)tiny);
-            Assert.False(Heap.IsAllocatedPayloadOfKind(tinyLeaf, ZoneTag.Tiny, (byte*)tinyZone + Categories.TinyZoneBytes - 16)); // the tail
-            Assert.False(Heap.IsAllocatedPayloadOfKind(tinyLeaf, 0, tiny)); // kind 0: nothing read
+            Assert.False(FreeCheck(tinyLeaf, ZoneTag.Tiny, (byte*)tinyZone + Categories.TinyZoneBytes - 16)); // the tail
+            Assert.False(FreeCheck(tinyLeaf, 0, tiny)); // kind 0: nothing read
             Heap.Free(heap, tiny);
             nuint tinyEntry = ZoneMap.Entry(tiny);
-            Assert.False(Heap.IsAllocatedPayloadOfKind(tinyLeaf, ZoneTag.In(tinyEntry) & ZoneTag.KindMask, tiny)); // freed
+            Assert.False(FreeCheck(tinyLeaf, ZoneTag.In(tinyEntry) & ZoneTag.KindMask, tiny)); // freed
         }
         finally
         {
