@@ -448,10 +448,19 @@ internal unsafe partial struct Heap
     /// doubling realloc left behind, merged) would otherwise lose to the zone's untouched
     /// rest, and the zone would fault in fresh pages while its holes stay resident
     /// (bench/'s realloc: peak RSS 136.0 -> 125.1 MB, glibc 123.0).
+    /// A block taken at its zone's area start gets its start bit here: a fresh zone's one
+    /// free block has none until then (MapZone).
     /// </summary>
     private static Block* TakeFreeBlock(Heap* heap, Category category, nuint bytes)
     {
-        if (category == Category.Tiny) return TakeTinyBlock(heap, bytes);
+        Block* block = category == Category.Tiny ? TakeTinyBlock(heap, bytes) : TakeSmallBlock(heap, bytes);
+        if (block != null && (byte*)block == (byte*)Zone.OfBlock(block, category) + Zone.AreaOffset(category)) Zone.MarkStart(block);
+        return block;
+    }
+
+    private static Block* TakeSmallBlock(Heap* heap, nuint bytes)
+    {
+        const Category category = Category.Small;
         FreeLists* lists = &heap->SmallFree;
         Block* block = lists->TakeExactHead(bytes);
         if (block == null) block = lists->TakeFit(bytes);
@@ -753,7 +762,9 @@ internal unsafe partial struct Heap
         Block* block = (Block*)zone->AreaStart;
         block->SizeWord = (uint)Zone.AreaBytes(zone); // no block before it
         block->Info = Block.FlagFree;
-        Zone.MarkStart(block);
+        // No start bit yet: TakeFreeBlock sets it when the block is first taken. A zone mapped
+        // ahead of need (the process heap's SMALL spare) then writes no page of start bits
+        // until it serves a block: one page fault less for a program that never allocates.
         AdoptZone(heap, zone);
         ListsOf(heap, zone)->Insert(block);
         return true;

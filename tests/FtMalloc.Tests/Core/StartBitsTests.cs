@@ -3,6 +3,7 @@
 // pointer only on its bit, so a bit left set where no payload starts (a zone given back,
 // a block merged away) would let a bad pointer through, and a missing one would reject a
 // good free.
+using FtMalloc.Core.Introspection;
 using FtMalloc.Core.Memory;
 using FtMalloc.Core.SizeClasses;
 
@@ -24,6 +25,32 @@ public unsafe class StartBitsTests
                 Assert.False(ZoneMap.IsStartSet((nuint)p - 16), $"{size}: the header has a bit");
                 Assert.False(ZoneMap.IsStartSet((nuint)ZoneMap.Lookup(p)), $"{size}: the zone header has a bit");
             }
+        }
+        finally
+        {
+            Heap.Destroy(heap);
+        }
+    }
+
+    [Fact]
+    public void A_fresh_zone_gets_its_first_bit_when_first_taken()
+    {
+        // The process heap maps a SMALL zone at load, ahead of need: its one free block has
+        // no bit, so that a program that never allocates writes no page of start bits.
+        Heap* heap = Heap.Create(HeapKind.Standalone);
+        try
+        {
+            Assert.True(Heap.MapSpareZones(heap, Category.Small));
+            Zone* zone = heap->SmallSpare;
+            Assert.True(zone != null);
+            Assert.Equal((nuint)0, ZoneMap.CountStarts(zone, zone->MappedBytes));
+            Assert.Equal(HeapDefect.None, HeapValidator.Validate(heap).Defect);
+            byte* p = Heap.Allocate(heap, 4000); // SMALL: cut from the zone's one block, at its start
+            Assert.Equal((nuint)zone->AreaStart + Categories.PayloadOffset, (nuint)p);
+            Assert.True(ZoneMap.IsStartSet((nuint)p), "the first block taken has no bit");
+            Assert.Equal(HeapDefect.None, HeapValidator.Validate(heap).Defect);
+            Heap.Free(heap, p);
+            Assert.Equal(HeapDefect.None, HeapValidator.Validate(heap).Defect);
         }
         finally
         {
