@@ -94,7 +94,30 @@ internal unsafe partial struct Heap
     /// moved, as Reallocate does once it has found the block; null when memory ran out.
     /// </summary>
     public static byte* ReallocateChecked(Heap* heap, Zone* zone, Block* block, nuint request) =>
-        ResizeOrMove(heap, zone, block, Block.PayloadOf(block), request);
+        TryResizeWithin(heap, zone, block, request) ? Block.PayloadOf(block) : ResizeOrMove(heap, zone, block, Block.PayloadOf(block), request);
+
+    /// <summary>
+    /// realloc's commonest case, first: <paramref name="block"/> (of a TINY/SMALL zone)
+    /// already holds <paramref name="request"/> bytes, of its zone's category, and would keep
+    /// no more spare than TryResizeInPlace keeps (an append into the room GrowthRoom left,
+    /// or a shrink by less than a block): only its requested size and the counters change.
+    /// </summary>
+    private static bool TryResizeWithin(Heap* heap, Zone* zone, Block* block, nuint request)
+    {
+        nuint need = Categories.BlockBytesFor(request);
+        nuint size = block->Size;
+        if (need > size) return false;
+        nuint spare = size - need;
+        nuint old = block->Requested;
+        if (spare >= Categories.MinBlockBytes && (request < old || spare > need / 4)) return false; // TryResizeInPlace would split
+        if (Categories.Of(request) != zone->Category) return false;
+        heap->Counters.Subtract(Counter.InUseBytes, old);
+        heap->Counters.AddWithPeak(Counter.InUseBytes, Counter.PeakInUseBytes, request);
+        heap->Counters.Add(Counter.Reallocs, 1);
+        heap->Counters.Add(Counter.ReallocsInPlace, 1);
+        block->Info = Block.AllocatedInfo(request);
+        return true;
+    }
 
     /// <summary>
     /// A block of at least <paramref name="request"/> bytes (&lt;= Categories.MaxRequest): a
