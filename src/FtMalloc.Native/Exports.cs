@@ -85,7 +85,7 @@ internal static unsafe class Exports
         // (random frees of half its blocks 93-99 -> 105-112 ms), and the pair 7.15 -> 7.36 ns.
         Heap* heap = FastPaths.SoleHeap;
         if (!ZoneTag.SameHeap(tag, heap->TinyTag)) goto slow; // a heap the one thread does not own (a fork child's retired ones)
-        FreeTo(heap, entry, block);
+        if (!TryCacheFreed(heap, block)) FreeOwned(heap, ZoneMap.ZoneOf(entry), block);
         return;
     slow:
         FreeSlow(pointer);
@@ -114,15 +114,18 @@ internal static unsafe class Exports
 
     /// <summary>
     /// free's fast path once the block (checked) is known to be of the caller's heap: into its
-    /// quick bin, or freed for real if the bin is full. The zone comes from the block's
-    /// tagged zone-map <paramref name="entry"/> only then: the bin's push does not need it.
+    /// quick bin if it has room (true); else the caller frees it for real (FreeOwned), with
+    /// its zone: free derives it from the block's tagged zone-map entry only then (the push
+    /// does not need it); FreeThreaded, which keeps the zone for its remote branch anyway,
+    /// passes that (the entry kept instead cost it a saved register).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void FreeTo(Heap* heap, nuint entry, Block* block)
+    private static bool TryCacheFreed(Heap* heap, Block* block)
     {
         nuint bin = Block.BinOf(block);
-        if (!QuickBins.HasRoomIn((byte*)heap, Heap.BinsOffset, bin)) { FreeOwned(heap, ZoneMap.ZoneOf(entry), block); return; }
+        if (!QuickBins.HasRoomIn((byte*)heap, Heap.BinsOffset, bin)) return false;
         Heap.CacheFreed(heap, block, bin);
+        return true;
     }
 
     /// <summary>
@@ -151,7 +154,7 @@ internal static unsafe class Exports
         {
             if (ZoneTag.SameHeap(tag, heap->TinyTag))
             {
-                FreeTo(heap, entry, block);
+                if (!TryCacheFreed(heap, block)) FreeOwned(heap, zone, block);
                 return;
             }
             // Another heap's block (or one of a heap without an id, maybe the caller's: the
