@@ -557,7 +557,7 @@ internal unsafe partial struct Heap
     /// </summary>
     private static Block* TakeAndCarve(Heap* heap, Category category, nuint bytes)
     {
-        Block* block = TakeFreeBlock(heap, category, bytes);
+        Block* block = category == Category.Tiny ? TakeTinyBlock(heap, bytes) : TakeFreeBlock(heap, category, bytes);
         if (block == null) return null;
         nuint size = block->Size;
         Zone* zone = Zone.OfBlock(block, category);
