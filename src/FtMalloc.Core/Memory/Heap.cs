@@ -27,9 +27,9 @@
 // (24 plus the 8 bytes a block costs, rounded up to 16: Block.cs); the quick bin is empty
 // and so are the class's free lists (Heap.TinyClasses.cs), so MapZone maps a 256 KiB zone
 // for the class of 32-byte blocks and files its whole area as one free block, and the
-// second search finds it; TakeAndCarve cuts fifteen 32-byte blocks
-// into the bin and a sixteenth to return, and files the rest; Commit marks the block
-// allocated and counts it; zone + 0x240 is returned (80-byte zone header + fifteen cached
+// second search finds it; TakeAndCarve cuts seven 32-byte blocks
+// into the bin and an eighth to return, and files the rest; Commit marks the block
+// allocated and counts it; zone + 0x140 is returned (80-byte zone header + seven cached
 // blocks + the block's 16-byte header), and its start bit set in the zone map (ZoneMap.cs).
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -533,12 +533,23 @@ internal unsafe partial struct Heap
 
     /// <summary>
     /// Most blocks one quick-bin miss carves: the one asked for and up to this many less one
-    /// for the bin (16 since the bin takes them as one chain, was 8: million 1000000 2
-    /// 697.3M -> 677.3M instructions, python3 (pyalloc.py 20000) 1,954M -> 1,941M, peak RSS of
-    /// million, python3 and perl the same; 32 gave million 673.1M only; 8, was 4: million
-    /// 122.5M -> 116.1M; blocks over 64 bytes are held back by CarveBytes anyway).
+    /// for the bin (8, was 4: million 122.5M -> 116.1M instructions, python3's peak RSS the
+    /// same; blocks over 128 bytes are held back by CarveBytes anyway). A heap with
+    /// BigHeapCarveZones TINY zones or more carves BigHeapCarveBlocks.
     /// </summary>
-    public const uint CarveBlocks = 16;
+    public const uint CarveBlocks = 8;
+
+    /// <summary>
+    /// Most blocks a quick-bin miss carves in a heap of BigHeapCarveZones TINY zones or more
+    /// (since the bin takes them as one chain: million 1000000 2 697.3M -> 677.3M
+    /// instructions, python3 pyalloc.py 20000 1,954M -> 1,941M, peak RSS of million, python3
+    /// and perl the same; 32 gave million 673.1M only). Not in small heaps: with 16 for
+    /// every heap bench/'s stress (one thread, 3 TINY zones) peaked at 5.39 MB, not 5.25.
+    /// </summary>
+    public const uint BigHeapCarveBlocks = 16;
+
+    /// <summary>TINY zones (of 256 KiB) from which a heap carves BigHeapCarveBlocks a miss.</summary>
+    public const uint BigHeapCarveZones = 8;
 
     /// <summary>Most bytes one quick-bin miss carves: big blocks are not carved ahead, so a malloc/free loop of 1 KiB blocks touches no more pages than it uses (the textbook's test2).</summary>
     public const uint CarveBytes = 1024;
@@ -576,9 +587,10 @@ internal unsafe partial struct Heap
         // end - cursor - bytes stays 0 or >= MinBlockBytes: no cut leaves a 16-byte sliver.
         // Every block cut here follows a block that is not free (block came off the free
         // lists, so the one before it is not free either), so their PrevFree bits are clear.
-        // Blocks this miss carves, within CarveBytes: the division only for blocks over 64
-        // bytes (a loop that counted up to CarveBlocks cost million about 35 instructions a miss).
-        nuint most = bytes <= CarveBytes / CarveBlocks ? CarveBlocks : CarveBytes / bytes;
+        // Blocks this miss carves, within CarveBytes: the division only for blocks over 64 or
+        // 128 bytes (a loop that counted up to CarveBlocks cost million about 35 instructions a miss).
+        nuint batch = heap->TinyZoneCount >= BigHeapCarveZones ? BigHeapCarveBlocks : CarveBlocks;
+        nuint most = bytes * batch <= CarveBytes ? batch : CarveBytes / bytes;
         QuickBins* bins = BinsOf(heap);
         nuint bin = bytes >> Categories.GranuleShift;
         // How many go to the bin, counted before any is cut (the bin's room, the carve's

@@ -150,7 +150,7 @@ public unsafe class HeapLayoutTests
         Assert.True(blocks[at + 1].IsFree); // the rest: the returned block can still grow in place
         heap.Validate();
         for (int i = 1; i <= carved; i++)
-            Assert.True(heap.Allocate((nuint)(49 + i % 8)) == first - 64 * i); // popped from the bin, nearest first (49 to 56 bytes: 64-byte blocks)
+            Assert.True(heap.Allocate((nuint)(48 + i)) == first - 64 * i); // popped from the bin, nearest first
         Assert.Equal(carved + 1, heap.Walk().Single().Blocks.Count(x => !x.IsFree && !x.IsCached));
         heap.Validate();
     }
