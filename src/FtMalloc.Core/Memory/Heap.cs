@@ -276,7 +276,7 @@ internal unsafe partial struct Heap
     {
         uint limit = heap->Bins.Limit;
         if (limit == 0 || limit >= MaxBinLimit || blockBytes > QuickBins.MaxBlockBytes) return false;
-        ulong inUse = heap->Counters[Counter.InUseBytes];
+        ulong inUse = HeapCounters.InUseBytes(&heap->Counters); // not the indexer: a call and its switch on every refused growth
         if ((ulong)limit * 2 * blockBytes > (inUse >= BigHeapBytes ? inUse / 2 : inUse / 8)) return false;
         heap->Bins.SetLimit(limit * 2);
         return heap->Bins.HasRoom(blockBytes);
