@@ -568,7 +568,15 @@ internal unsafe partial struct Heap
     /// </summary>
     private static Block* TakeAndCarve(Heap* heap, Category category, nuint bytes)
     {
-        Block* block = category == Category.Tiny ? TakeTinyBlock(heap, bytes) : TakeFreeBlock(heap, category, bytes);
+        // The common TINY case, a fit on the class's own lists, here: TakeTinyBlock's frame
+        // (it saves six registers for its fallbacks) only when that fails.
+        Block* block = null;
+        if (category == Category.Tiny)
+        {
+            if (heap->TinyClassesOn != 0) block = ClassLists(heap, TinyClassOf(bytes))->TakeFit(bytes);
+            if (block == null) block = TakeTinyBlock(heap, bytes);
+        }
+        else block = TakeFreeBlock(heap, category, bytes);
         if (block == null) return null;
         nuint size = block->Size;
         Zone* zone = Zone.OfBlock(block, category);
