@@ -535,7 +535,7 @@ internal unsafe partial struct Heap
     /// Most blocks one quick-bin miss carves: the one asked for and up to this many less one
     /// for the bin (8, was 4: million 122.5M -> 116.1M instructions, python3's peak RSS the
     /// same; blocks over 128 bytes are held back by CarveBytes anyway). A heap with
-    /// BigHeapCarveZones TINY zones or more carves BigHeapCarveBlocks.
+    /// BigHeapCarveZones TINY zones or more carves BigHeapCarveBlocks of up to 64 bytes.
     /// </summary>
     public const uint CarveBlocks = 8;
 
@@ -545,6 +545,9 @@ internal unsafe partial struct Heap
     /// instructions, python3 pyalloc.py 20000 1,954M -> 1,941M, peak RSS of million, python3
     /// and perl the same; 32 gave million 673.1M only). Not in small heaps: with 16 for
     /// every heap bench/'s stress (one thread, 3 TINY zones) peaked at 5.39 MB, not 5.25.
+    /// Only blocks of up to 64 bytes (CarveBytes / 16): letting 80 to 112 bytes carve up to
+    /// CarveBytes too (12, 10, 9) took bench/'s realloc from 125.2 to 125.6 MB (base 124.7,
+    /// glibc 123.0) for 2M of million's instructions.
     /// </summary>
     public const uint BigHeapCarveBlocks = 16;
 
@@ -595,10 +598,10 @@ internal unsafe partial struct Heap
         // end - cursor - bytes stays 0 or >= MinBlockBytes: no cut leaves a 16-byte sliver.
         // Every block cut here follows a block that is not free (block came off the free
         // lists, so the one before it is not free either), so their PrevFree bits are clear.
-        // Blocks this miss carves, within CarveBytes: the division only for blocks over 64 or
-        // 128 bytes (a loop that counted up to CarveBlocks cost million about 35 instructions a miss).
-        nuint batch = heap->TinyZoneCount >= BigHeapCarveZones ? BigHeapCarveBlocks : CarveBlocks;
-        nuint most = bytes * batch <= CarveBytes ? batch : CarveBytes / bytes;
+        // Blocks this miss carves, within CarveBytes: the division only for blocks over 128
+        // bytes (a loop that counted up to CarveBlocks cost million about 35 instructions a miss).
+        nuint most = bytes * CarveBlocks <= CarveBytes ? CarveBlocks : CarveBytes / bytes;
+        if (bytes * BigHeapCarveBlocks <= CarveBytes && heap->TinyZoneCount >= BigHeapCarveZones) most = BigHeapCarveBlocks;
         QuickBins* bins = BinsOf(heap);
         nuint bin = bytes >> Categories.GranuleShift;
         // How many go to the bin, counted before any is cut (the bin's room, the carve's
