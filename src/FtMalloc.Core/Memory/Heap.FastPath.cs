@@ -140,8 +140,24 @@ internal unsafe partial struct Heap
                 Commit(heap, block, request);
                 return Block.PayloadOf(block);
             }
+            return AllocateAfterBinMiss(heap, request);
         }
         return Allocate(heap, request);
+    }
+
+    /// <summary>
+    /// Allocate for a request of the quick bins' sizes whose bin was just found empty (remote
+    /// frees taken in): straight to the batch carve, without Allocate's category tests and
+    /// second look at the bin (about 20 instructions a miss).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static byte* AllocateAfterBinMiss(Heap* heap, nuint request)
+    {
+        if (heap->Outgoing.Chains != 0) FlushRemoteBatch(heap); // as Allocate: slow paths hand remote frees on
+        Block* block = TakeAndCarve(heap, request <= Categories.TinyMaxRequest ? Category.Tiny : Category.Small, Categories.BlockBytesFor(request));
+        if (block == null) return null;
+        Commit(heap, block, request);
+        return Block.PayloadOf(block);
     }
 
     /// <summary>Frees a block of <paramref name="heap"/> into its quick bin if it can, else through Free.</summary>

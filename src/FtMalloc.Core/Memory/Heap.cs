@@ -276,7 +276,7 @@ internal unsafe partial struct Heap
     {
         uint limit = heap->Bins.Limit;
         if (limit == 0 || limit >= MaxBinLimit || blockBytes > QuickBins.MaxBlockBytes) return false;
-        ulong inUse = HeapCounters.InUseBytes(CountersOf(heap)); // not the indexer: its switch is a call of some 15 instructions
+        ulong inUse = HeapCounters.InUseBytes(CountersOf(heap)); // not the indexer: a call and its switch on every refused growth
         if ((ulong)limit * 2 * blockBytes > (inUse >= BigHeapBytes ? inUse / 2 : inUse / 8)) return false;
         heap->Bins.SetLimit(limit * 2);
         return heap->Bins.HasRoom(blockBytes);
@@ -513,12 +513,20 @@ internal unsafe partial struct Heap
                     Sse.Prefetch0(zone);
                     Sse.Prefetch0(&zone->TinyClass);
                     Sse.Prefetch0(ZoneMap.StartWordInLeaf(ZoneMap.LeafWrapped((nuint)b), (nuint)Block.PayloadOf(b)));
+                    Sse.Prefetch0((byte*)b + 8); // its own header: the line before the link's when b lies 48 bytes into a line
                     Sse.Prefetch0((byte*)b + (bin << Categories.GranuleShift));
                 }
                 nuint slot = popped++ & (ReleaseLag - 1);
                 if (popped > ReleaseLag) ReleaseCached(heap, ringZones[slot], ring[slot]);
                 ring[slot] = b;
                 ringZones[slot] = zone;
+                if (Sse.IsSupported && popped > ReleaseLag / 2)
+                {
+                    // Half-way to its merge a block's header has arrived: if the block before
+                    // it is free, that block's header is read by the merge too.
+                    Block* waiting = ring[(popped - 1 - ReleaseLag / 2) & (ReleaseLag - 1)];
+                    if (Block.PrevIsFree(waiting)) Sse.Prefetch0(Block.PrevOf(waiting));
+                }
                 pending[kept++] = (byte)bin;
             }
             count = kept;
@@ -535,9 +543,25 @@ internal unsafe partial struct Heap
     /// <summary>
     /// Most blocks one quick-bin miss carves: the one asked for and up to this many less one
     /// for the bin (8, was 4: million 122.5M -> 116.1M instructions, python3's peak RSS the
-    /// same; blocks over 128 bytes are held back by CarveBytes anyway).
+    /// same; blocks over 128 bytes are held back by CarveBytes anyway). A heap with
+    /// BigHeapCarveZones TINY zones or more carves BigHeapCarveBlocks of up to 64 bytes.
     /// </summary>
     public const uint CarveBlocks = 8;
+
+    /// <summary>
+    /// Most blocks a quick-bin miss carves in a heap of BigHeapCarveZones TINY zones or more
+    /// (since the bin takes them as one chain: million 1000000 2 697.3M -> 677.3M
+    /// instructions, python3 pyalloc.py 20000 1,954M -> 1,941M, peak RSS of million, python3
+    /// and perl the same; 32 gave million 673.1M only). Not in small heaps: with 16 for
+    /// every heap bench/'s stress (one thread, 3 TINY zones) peaked at 5.39 MB, not 5.25.
+    /// Only blocks of up to 64 bytes (CarveBytes / 16): letting 80 to 112 bytes carve up to
+    /// CarveBytes too (12, 10, 9) took bench/'s realloc from 125.2 to 125.6 MB (base 124.7,
+    /// glibc 123.0) for 2M of million's instructions.
+    /// </summary>
+    public const uint BigHeapCarveBlocks = 16;
+
+    /// <summary>TINY zones (of 256 KiB) from which a heap carves BigHeapCarveBlocks a miss.</summary>
+    public const uint BigHeapCarveZones = 8;
 
     /// <summary>Most bytes one quick-bin miss carves: big blocks are not carved ahead, so a malloc/free loop of 1 KiB blocks touches no more pages than it uses (the textbook's test2).</summary>
     public const uint CarveBytes = 1024;
@@ -556,14 +580,26 @@ internal unsafe partial struct Heap
     /// </summary>
     private static Block* TakeAndCarve(Heap* heap, Category category, nuint bytes)
     {
-        Block* block = TakeFreeBlock(heap, category, bytes);
+        // The common TINY case, a fit on the class's own lists, here: TakeTinyBlock's frame
+        // (it saves six registers for its fallbacks) only when that fails.
+        Block* block = null;
+        if (category == Category.Tiny)
+        {
+            if (heap->TinyClassesOn != 0) block = ClassLists(heap, TinyClassOf(bytes))->TakeFit(bytes);
+            if (block == null) block = TakeTinyBlock(heap, bytes);
+        }
+        else block = TakeFreeBlock(heap, category, bytes);
         if (block == null) return null;
         nuint size = block->Size;
         Zone* zone = Zone.OfBlock(block, category);
         byte* areaEnd = (byte*)zone + Zone.AreaEndOffset(category);
         byte* cursor = (byte*)block;
         byte* end = cursor + size;
-        if (size - bytes < Categories.MinBlockBytes) // too small to split: the block keeps it all
+        // The block after is written last (its PrevFree bit, or its footer): a hole taken
+        // whole clears that bit with a read-modify-write of a line nothing else here
+        // touches, so it is asked for now and arrives while the carve runs.
+        if (Sse.IsSupported) Sse.Prefetch0(end);
+        if (size - bytes < Categories.MinBlockBytes) // too small to split: the block keeps it all (never a fresh zone's whole area: zones are far bigger)
         {
             if (end < areaEnd) Block.ClearPrevFree((Block*)end);
             return block;
@@ -573,26 +609,38 @@ internal unsafe partial struct Heap
         // lists, so the one before it is not free either), so their PrevFree bits are clear.
         // Blocks this miss carves, within CarveBytes: the division only for blocks over 128
         // bytes (a loop that counted up to CarveBlocks cost million about 35 instructions a miss).
-        nuint most = bytes <= CarveBytes / CarveBlocks ? CarveBlocks : CarveBytes / bytes;
+        nuint most = bytes * CarveBlocks <= CarveBytes ? CarveBlocks : CarveBytes / bytes;
+        if (bytes * BigHeapCarveBlocks <= CarveBytes && heap->TinyZoneCount >= BigHeapCarveZones) most = BigHeapCarveBlocks;
         QuickBins* bins = BinsOf(heap);
         nuint bin = bytes >> Categories.GranuleShift;
+        // How many go to the bin, counted before any is cut (the bin's room, the carve's
+        // bounds, and what the block holds: the cached ones and the one returned, leaving 0 or
+        // at least MinBlockBytes), so the loop below only writes blocks and the bin takes them
+        // as one chain: 14 instructions a cached block where a push each took about 30.
+        nint room = QuickBins.RoomOf(bins, bin);
+        nuint cached = most > 1 ? most - 1 : 0;
+        if ((nint)cached > room) cached = room > 0 ? (nuint)room : 0;
+        while (cached != 0 && ((cached + 1) * bytes > size || size - (cached + 1) * bytes == Categories.Granule)) cached--;
+        Block* taken = (Block*)(cursor + cached * bytes);
         nuint* leaf = ZoneMap.LeafWrapped((nuint)zone); // the start bits of every block cut here
-        for (uint n = 1; n < most && QuickBins.HasRoom(bins, bin); n++)
+        // block's own bit, set again: a fresh zone's one free block has none until it is first
+        // taken (MapZone), and the TINY lists were read here directly, not through TakeFreeBlock.
+        ZoneMap.SetStart(leaf, (nuint)Block.PayloadOf(block));
+        if (cached != 0)
         {
-            nuint left = (nuint)(end - cursor);
-            if (left < 2 * bytes) break;
-            left -= 2 * bytes;
-            if (left != 0 && left < Categories.MinBlockBytes) break;
-            Block* c = (Block*)cursor;
-            c->SizeWord = (uint)bytes;
-            if (c != block) ZoneMap.SetStart(leaf, (nuint)Block.PayloadOf(c));
-            QuickBins.Push(bins, c, bin);
-            cursor += bytes;
+            // [block][cached ...][taken]: each links to the one before it (block's link is
+            // the bin's old head), so the bin hands them out nearest to taken first, as
+            // pushing them one at a time did.
+            for (byte* c = cursor; c < (byte*)taken; c += bytes)
+            {
+                *(ulong*)&((Block*)c)->SizeWord = bytes | (ulong)Block.FlagCached << 32; // Size, then Info: Cached
+                *(byte**)Block.PayloadOf((Block*)c) = c - bytes;
+                ZoneMap.SetStart(leaf, (nuint)Block.PayloadOf((Block*)(c + bytes)));
+            }
+            QuickBins.PushChain(bins, bin, (Block*)((byte*)taken - bytes), (Block*)cursor, (int)cached);
         }
-        Block* taken = (Block*)cursor;
-        taken->SizeWord = (uint)bytes;
-        if (taken != block) ZoneMap.SetStart(leaf, (nuint)Block.PayloadOf(taken));
-        cursor += bytes;
+        taken->SizeWord = (uint)bytes; // its start bit: block's own, or set by the loop
+        cursor = (byte*)taken + bytes;
         if (cursor < end)
         {
             Block* rest = (Block*)cursor;
@@ -601,7 +649,7 @@ internal unsafe partial struct Heap
             rest->Info = Block.FlagFree;
             ZoneMap.SetStart(leaf, (nuint)Block.PayloadOf(rest));
             ListsOf(heap, zone)->Insert(rest);
-            if (end < areaEnd) Block.SetPrevFree((Block*)end, restBytes);
+            if (end < areaEnd) ((Block*)end)->PrevSize = restBytes; // its PrevFree bit is set already: block was free
         }
         else if (end < areaEnd) Block.ClearPrevFree((Block*)end);
         return taken;

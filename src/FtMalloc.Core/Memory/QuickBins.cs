@@ -188,6 +188,23 @@ internal unsafe struct QuickBins
         return true;
     }
 
+    /// <summary>Places left in bin <paramref name="bin"/> (&lt; Count): below zero when remote frees overfilled it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int RoomOf(QuickBins* bins, nuint bin) => Room(bins)[bin];
+
+    /// <summary>
+    /// Puts <paramref name="count"/> &gt; 0 blocks of bin <paramref name="bin"/> (&lt; Count), which has
+    /// room for them, at its front at once: Cached, linked as a bin links its blocks from
+    /// <paramref name="first"/> to <paramref name="last"/> (whose link is written here). The batch carve's push.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void PushChain(QuickBins* bins, nuint bin, Block* first, Block* last, int count)
+    {
+        SetNextCached(last, (Block*)Heads(bins)[bin]);
+        Heads(bins)[bin] = (ulong)first;
+        Room(bins)[bin] -= count;
+    }
+
     /// <summary>Caches an allocated block of bin <paramref name="bin"/> == its Size / 16, which has room. The fast path's push.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Push(QuickBins* bins, Block* block, nuint bin) => PushIn((byte*)bins, 0, block, bin);

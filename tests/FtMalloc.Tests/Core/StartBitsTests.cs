@@ -51,6 +51,12 @@ public unsafe class StartBitsTests
             Assert.Equal(HeapDefect.None, HeapValidator.Validate(heap).Defect);
             Heap.Free(heap, p);
             Assert.Equal(HeapDefect.None, HeapValidator.Validate(heap).Defect);
+            // TINY: the first malloc maps the zone and carves its one block at once, the first
+            // blocks going to the quick bin: every one of them, the first included, has its bit.
+            byte* t = Heap.Allocate(heap, 40);
+            Zone* tiny = ZoneMap.Lookup(t);
+            Assert.True(ZoneMap.IsStartSet((nuint)tiny->AreaStart + Categories.PayloadOffset), "the zone's first block has no bit");
+            Assert.Equal(HeapDefect.None, HeapValidator.Validate(heap).Defect);
         }
         finally
         {
