@@ -60,6 +60,7 @@ internal static unsafe class HeapRegistry
         {
             heap = Heap.Create(HeapKind.Shared);
             if (heap == null) return null;
+            heap->SelfPointer = heap;
             s_lock.Enter();
             heap->NextInRegistry = (Heap*)s_all;
             s_all = (nint)heap;
@@ -68,6 +69,26 @@ internal static unsafe class HeapRegistry
         Volatile.Write(ref heap->OwnerThread, self);
         if (heap->Remote.IsPending) Heap.DrainRemoteFrees(heap);
         return heap;
+    }
+
+    /// <summary>
+    /// The heap thread <paramref name="self"/> owns, or null: for a thread whose heap is not
+    /// yet in its key (pthread_setspecific of a key of 32 or more allocates glibc's block for
+    /// the thread's values: that calloc comes here while the thread's heap is Acquired but
+    /// not yet stored). OwnerThread names the owner only (Abandon clears it first).
+    /// </summary>
+    public static Heap* OwnedBy(nuint self)
+    {
+        Heap* found = null;
+        s_lock.Enter();
+        for (Heap* h = (Heap*)s_all; h != null; h = h->NextInRegistry)
+        {
+            if (Volatile.Read(ref h->OwnerThread) != self || Volatile.Read(ref h->State) != HeapState.Owned) continue;
+            found = h;
+            break;
+        }
+        s_lock.Exit();
+        return found;
     }
 
     /// <summary>The owner of <paramref name="heap"/> is exiting: tidy the heap and put it in the pool.</summary>
