@@ -179,7 +179,10 @@ internal static unsafe class Exports
     /// A valid block, freed by a thread that has no heap in its key (none yet, or its thread
     /// is exiting): if it is another thread's, handed back (Heap.Remote.cs), counted on the
     /// caller's heap, looked up (made if it has none: a thread that only frees then batches
-    /// and counts with plain adds); false for the full path. An exiting thread past its
+    /// and counts with plain adds); false for the full path. A thread that gets its heap
+    /// here adopts the block's own heap if it is in the pool (its thread exited): the block
+    /// is then freed as its own, by the full path, and so are the next ones of that heap
+    /// (larson's threads take over a dead thread's blocks). An exiting thread past its
     /// key's last destructor gets no heap (ThreadHeap.IsPastExit). Asks pthread_self()
     /// itself: FreeThreaded's Pthread.Self() is no identity in the table fallback
     /// (ThreadHeap.HeapAsSelf).
@@ -189,7 +192,8 @@ internal static unsafe class Exports
     {
         nuint self = Pthread.pthread_self();
         if (owner->OwnerThread == self) return false;
-        return Heap.TryFreeRemote(owner, block, ThreadHeap.IsPastExit ? null : ThreadHeap.GetOf(self));
+        Heap* caller = ThreadHeap.IsPastExit ? null : ThreadHeap.GetOf(self, owner);
+        return caller != owner && Heap.TryFreeRemote(owner, block, caller);
     }
 
     /// <summary>

@@ -214,9 +214,16 @@ internal static unsafe class ThreadHeap
         return heap != null ? heap : Attach();
     }
 
-    /// <summary>Gives the calling thread a heap; null only if not even a heap's two pages can be mapped (the C layer then says ENOMEM).</summary>
+    /// <summary>GetOf for a thread whose first call frees a block of <paramref name="preferred"/>: that heap if it is in the pool (HeapRegistry.Acquire).</summary>
+    public static Heap* GetOf(nuint self, Heap* preferred)
+    {
+        Heap* heap = CurrentOf(self);
+        return heap != null ? heap : Attach(preferred);
+    }
+
+    /// <summary>Gives the calling thread a heap (<paramref name="preferred"/> if it is in the pool); null only if not even a heap's two pages can be mapped (the C layer then says ENOMEM).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static Heap* Attach()
+    private static Heap* Attach(Heap* preferred = null)
     {
         if (Volatile.Read(ref s_state) != 2)
         {
@@ -233,7 +240,7 @@ internal static unsafe class ThreadHeap
         // the thread's values), whose table slot another thread took in between.
         heap = HeapRegistry.OwnedBy(self);
         if (heap != null) return heap;
-        heap = HeapRegistry.Acquire(self);
+        heap = HeapRegistry.Acquire(self, preferred);
         if (heap != null)
         {
             s_cache.Slots[Slot(self)] = (ulong)heap; // first: pthread_setspecific may calloc, which finds the heap here

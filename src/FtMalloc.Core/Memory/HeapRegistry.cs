@@ -33,13 +33,33 @@ internal static unsafe class HeapRegistry
     private static nint s_all;        // Heap*, linked by NextInRegistry
     private static nint s_abandoned;  // Heap*, linked by NextAbandoned
 
-    /// <summary>A heap for the thread <paramref name="self"/> (its pthread_self), which has none; null when no memory can be mapped.</summary>
-    public static Heap* Acquire(nuint self)
+    /// <summary>
+    /// A heap for the thread <paramref name="self"/> (its pthread_self), which has none:
+    /// <paramref name="preferred"/> if it is in the pool (a thread whose first call frees a
+    /// block of an abandoned heap adopts that heap: its next frees of that heap's blocks are
+    /// its own, not remote), else the last heap abandoned, else a new one; null when no
+    /// memory can be mapped.
+    /// </summary>
+    public static Heap* Acquire(nuint self, Heap* preferred = null)
     {
         Heap* heap = null;
         s_lock.Enter();
         Heap** link = (Heap**)System.Runtime.CompilerServices.Unsafe.AsPointer(ref s_abandoned);
-        while (*link != null)
+        if (preferred != null)
+        {
+            for (; *link != null; link = &(*link)->NextAbandoned)
+            {
+                if (*link != preferred) continue;
+                if (Interlocked.CompareExchange(ref preferred->State, HeapState.Owned, HeapState.Abandoned) == HeapState.Abandoned)
+                {
+                    *link = preferred->NextAbandoned;
+                    heap = preferred;
+                }
+                break;
+            }
+            link = (Heap**)System.Runtime.CompilerServices.Unsafe.AsPointer(ref s_abandoned);
+        }
+        while (heap == null && *link != null)
         {
             Heap* candidate = *link;
             int state = Interlocked.CompareExchange(ref candidate->State, HeapState.Owned, HeapState.Abandoned);
