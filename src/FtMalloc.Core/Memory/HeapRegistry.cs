@@ -1,6 +1,7 @@
 // Every shared heap of the process, and the pool of heaps whose threads have exited.
 // A thread gets a heap from Acquire: an abandoned one if there is one (with the blocks
-// its last owner left behind, which stay valid), else a new one. When the thread exits,
+// its last owner left behind, which stay valid; the heap of the block a thread frees
+// before it has a heap, if that heap is in the pool), else a new one. When the thread exits,
 // Abandon gives back what it can (remote frees taken in, quick bins released, free LARGE
 // extents unmapped, the pages of the empty spare zones released with madvise: the zones
 // stay, so the next thread to adopt the heap maps nothing) and puts the heap in the pool. Heaps are never unmapped: 10,000
