@@ -196,7 +196,7 @@ internal static unsafe class ThreadHeap
     /// never be abandoned (known in the table fallback only, see OnThreadExit): a free from
     /// it is handed back without one.
     /// </summary>
-    public static bool IsPastExit => Volatile.Read(ref s_state) == 2 && Pthread.pthread_getspecific(s_key) == PastExit;
+    public static bool IsPastExit => s_tableFallback != 0 && Pthread.pthread_getspecific(s_key) == PastExit;
 
     /// <summary>The calling thread's heap, created (or adopted) on its first allocation.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -236,10 +236,14 @@ internal static unsafe class ThreadHeap
         // Registering may have called malloc, which attached this thread already.
         Heap* heap = CurrentSlow(self);
         if (heap != null) return heap;
-        // A calloc from pthread_setspecific below (a key of 32 or more: glibc's block for
-        // the thread's values), whose table slot another thread took in between.
-        heap = HeapRegistry.OwnedBy(self);
-        if (heap != null) return heap;
+        // A calloc from pthread_setspecific below (a key of 32 or more, so the table
+        // fallback: glibc's block for the thread's values), whose table slot another thread
+        // took in between. (A walk of every heap under the registry's lock: not for keys below 32.)
+        if (s_tableFallback != 0)
+        {
+            heap = HeapRegistry.OwnedBy(self);
+            if (heap != null) return heap;
+        }
         heap = HeapRegistry.Acquire(self, preferred);
         if (heap != null)
         {
