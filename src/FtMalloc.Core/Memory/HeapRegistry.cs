@@ -2,7 +2,8 @@
 // A thread gets a heap from Acquire: an abandoned one if there is one (with the blocks
 // its last owner left behind, which stay valid; the heap of the block a thread frees
 // before it has a heap, if that heap is in the pool), else a new one. When the thread exits,
-// Abandon gives back what it can (remote frees taken in, quick bins released, free LARGE
+// Abandon gives back what it can (remote frees taken in, quick bins released unless the
+// heap holds KeepBinsFromBytes or more in use, free LARGE
 // extents unmapped, the pages of the empty spare zones released with madvise: the zones
 // stay, so the next thread to adopt the heap maps nothing) and puts the heap in the pool. Heaps are never unmapped: 10,000
 // short-lived threads reuse a handful of heaps.
@@ -112,12 +113,21 @@ internal static unsafe class HeapRegistry
         return found;
     }
 
+    /// <summary>
+    /// A heap abandoned with this many bytes in use or more keeps its quick bins (and small
+    /// cache) for the next owner: they hold at most an eighth (a sixteenth) of the bytes in
+    /// use, and a heap that big is most likely adopted by a thread that takes over its blocks
+    /// (larson), which would carve the same blocks again. A small heap's bins are released:
+    /// short threads' heaps (threadchurn) would otherwise keep their zones' pages.
+    /// </summary>
+    private const ulong KeepBinsFromBytes = 256 * 1024;
+
     /// <summary>The owner of <paramref name="heap"/> is exiting: tidy the heap and put it in the pool.</summary>
     public static void Abandon(Heap* heap)
     {
         Heap.FlushRemoteBatch(heap);
         Heap.DrainRemoteFrees(heap);
-        Heap.ReleaseQuickBins(heap);
+        if (Stats.HeapCounters.InUseBytes(&heap->Counters) < KeepBinsFromBytes) Heap.ReleaseQuickBins(heap);
         Heap.ReleaseSparePages(heap);
         Heap.ReleaseLargeExtents(heap);
         s_lock.Enter();
