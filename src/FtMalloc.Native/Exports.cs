@@ -166,7 +166,7 @@ internal static unsafe class Exports
             return;
         }
         // The caller has no heap yet (or no longer: its thread is exiting): looked up, or made.
-        if (zone->Owner->OwnerThread != self && FreeRemoteFromUnknownHeap(zone->Owner, block, self)) return;
+        if (FreeRemoteFromUnknownHeap(zone->Owner, block)) return;
     slow:
         FreeSlow(pointer);
     }
@@ -184,10 +184,26 @@ internal static unsafe class Exports
         if (!Heap.TryChainRemote(owner, block, caller)) FreeSlow(Block.PayloadOf(block));
     }
 
-    /// <summary>A valid block of another thread's heap, freed by a thread that has no heap in its key (none yet, or its thread is exiting): hand it back (Heap.Remote.cs), counted on the caller's heap, looked up (made if it has none).</summary>
+    /// <summary>
+    /// A valid block, freed by a thread that has no heap in its key (none yet, or its thread
+    /// is exiting): if it is another thread's, handed back (Heap.Remote.cs), counted on the
+    /// caller's heap, looked up (made if it has none: a thread that only frees then batches
+    /// and counts with plain adds); false for the full path. A thread that gets its heap
+    /// here adopts the block's own heap if it is in the pool (its thread exited): the block
+    /// is then freed as its own, by the full path, and so are the next ones of that heap
+    /// (larson's threads take over a dead thread's blocks). An exiting thread past its
+    /// key's last destructor gets no heap (ThreadHeap.IsPastExit). Asks pthread_self()
+    /// itself: FreeThreaded's Pthread.Self() is no identity in the table fallback
+    /// (ThreadHeap.HeapAsSelf).
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static bool FreeRemoteFromUnknownHeap(Heap* owner, Block* block, nuint self) =>
-        Heap.TryFreeRemote(owner, block, ThreadHeap.GetOf(self));
+    private static bool FreeRemoteFromUnknownHeap(Heap* owner, Block* block)
+    {
+        nuint self = Pthread.pthread_self();
+        if (owner->OwnerThread == self) return false;
+        Heap* caller = ThreadHeap.IsPastExit ? null : ThreadHeap.GetOf(self, owner);
+        return caller != owner && Heap.TryFreeRemote(owner, block, caller);
+    }
 
     /// <summary>
     /// The calling thread's own heap, found by the fast path, whose bin could not serve: a
@@ -218,7 +234,14 @@ internal static unsafe class Exports
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void* MallocSlow(nuint size) => Instrumented.IsOn ? Instrumented.Malloc(ThreadHeap.Get(), size) : CAllocator.Malloc(ThreadHeap.Get(), size);
+    private static void* MallocSlow(nuint size)
+    {
+        // Counted (malloc_heap_lookups): with the fast paths open, a thread's first malloc
+        // (or one from a thread without a heap in its key); shut, every malloc.
+        Heap* heap = ThreadHeap.Get();
+        if (heap != null) heap->Counters.Add(Core.Stats.Counter.MallocHeapLookups, 1);
+        return Instrumented.IsOn ? Instrumented.Malloc(heap, size) : CAllocator.Malloc(heap, size);
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void FreeSlow(void* pointer) { if (Instrumented.IsOn) Instrumented.Free(ThreadHeap.Current, pointer); else CAllocator.Free(ThreadHeap.Current, pointer); }

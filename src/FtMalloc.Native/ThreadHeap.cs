@@ -1,9 +1,25 @@
-// Each thread's heap, and the process hooks. The C ABI finds the calling thread's heap
-// from pthread_self() (a call that reads one word) in a small table of heaps indexed by
-// a hash of it, checked against the heap's OwnerThread; on a miss, pthread_getspecific
-// has the answer and the table is refreshed. ([ThreadStatic] would need the runtime.)
+// Each thread's heap, and the process hooks. A thread's heap is its value of the library's
+// pthread key ([ThreadStatic] would need the runtime). The threaded fast paths read it in
+// glibc's thread descriptor, at pthread_self() + FastPaths.KeySlot (Own; FindKeySlot finds
+// the offset at set-up). The full path finds it from pthread_self() (a call that reads one
+// word) in a small table of heaps indexed by a hash of it, checked against the heap's
+// OwnerThread; on a miss, pthread_getspecific has the answer and the table is refreshed.
 // While the process has only ever had one thread the fast paths skip all this and use the
-// main thread's heap (FastPaths.cs: glibc's __libc_single_threaded, looked up here). A
+// main thread's heap (FastPaths.cs: glibc's __libc_single_threaded, looked up here).
+//
+// The table fallback. Set-up may find no key slot: the library's key is 32 or more (glibc
+// keeps those values in blocks of their own; the program, or libraries loaded before the
+// library, made 32 keys first), or glibc predates 2.32 (no __libc_single_threaded). Then
+// the fast paths still open, and still read pthread_self() + KeySlot, but "pthread_self"
+// is HeapAsSelf, which looks the heap up in the table and returns the heap itself, and
+// KeySlot is the offset of Heap.SelfPointer, the heap's own address: the fast paths' code
+// is the same in both modes (no test a call), and the fallback costs a table lookup a call
+// (tests/native/manykeys.c). Before it, no slot closed every fast path, the single-thread
+// ones included; and a key of 32 or more hung the process at load: glibc's
+// pthread_setspecific callocs the block for such keys, and that calloc, made from set-up,
+// waited for set-up to finish. The table now names the heap before its key is set, and
+// Attach asks the registry (HeapRegistry.OwnedBy) when a thread's calloc comes back
+// while its heap is not yet in its key. A
 // thread gets a heap at its first allocation or its first free of another thread's
 // block (HeapRegistry.Acquire: an abandoned one if possible): a consumer thread that only
 // frees then counts its calls with plain adds on a heap of its own, not with atomic adds
@@ -88,9 +104,11 @@ internal static unsafe class ThreadHeap
     public static Heap* Candidate(nuint self) => (Heap*)s_cache.Slots[Slot(self)];
 
     /// <summary>
-    /// The heap of the calling thread, whose pthread_self() is <paramref name="self"/>, or
+    /// The heap of the calling thread, whose Pthread.Self() is <paramref name="self"/>, or
     /// null if it has none: its value of the key, read where pthread_getspecific reads it
-    /// (one load, no call, nothing shared with other threads). Only once the fast paths are open.
+    /// (one load, no call, nothing shared with other threads); in the table fallback, the
+    /// heap's SelfPointer (<paramref name="self"/> is then HeapAsSelf's answer). Only once
+    /// the fast paths are open.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Heap* Own(nuint self) => *(Heap**)(self + FastPaths.KeySlot);
@@ -137,14 +155,48 @@ internal static unsafe class ThreadHeap
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static nuint Slot(nuint self) => (nuint)((ulong)self * 0x9E3779B97F4A7C15UL >> 56);
 
+    /// <summary>1 in the table fallback (set-up found no key slot).</summary>
+    private static int s_tableFallback;
+
+    /// <summary>KeySlot in the table fallback: the offset of Heap.SelfPointer (a key slot is never below 8).</summary>
+    private static nuint FallbackKeySlot => (nuint)((byte*)&((Heap*)Unsafe.AsPointer(ref s_noHeap))->SelfPointer - (byte*)Unsafe.AsPointer(ref s_noHeap)); // an offset: nothing is read there
+
+    /// <summary>What HeapAsSelf returns for a thread without a heap, read at KeySlot: null.</summary>
+    private static nuint s_noHeapWord;
+
+    /// <summary>
+    /// Pthread.Self in the table fallback (see the top of the file): the calling thread's
+    /// heap, read by the fast paths at that address + KeySlot (its SelfPointer); for a thread
+    /// without one, an address whose word at + KeySlot is null (s_noHeapWord): the fast paths
+    /// then take the full path, which looks again (and attaches the thread).
+    /// </summary>
+    private static nuint HeapAsSelf()
+    {
+        Heap* heap = CurrentOf(Pthread.pthread_self());
+        return heap != null ? (nuint)heap : (nuint)Unsafe.AsPointer(ref s_noHeapWord) - FastPaths.KeySlot;
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static Heap* CurrentSlow(nuint self)
     {
         if (Volatile.Read(ref s_state) != 2) return null;
         Heap* heap = (Heap*)Pthread.pthread_getspecific(s_key);
-        if (heap != null) s_cache.Slots[Slot(self)] = (ulong)heap;
+        if (heap == null || heap == PastExit) return null;
+        s_cache.Slots[Slot(self)] = (ulong)heap;
         return heap;
     }
+
+    /// <summary>What the key holds in the table fallback once its destructor abandoned the thread's heap (OnThreadExit): no heap.</summary>
+    private static byte s_pastExit;
+
+    private static Heap* PastExit => (Heap*)Unsafe.AsPointer(ref s_pastExit);
+
+    /// <summary>
+    /// The calling thread is exiting, past its key's destructor, so a heap attached now would
+    /// never be abandoned (known in the table fallback only, see OnThreadExit): a free from
+    /// it is handed back without one.
+    /// </summary>
+    public static bool IsPastExit => s_tableFallback != 0 && Pthread.pthread_getspecific(s_key) == PastExit;
 
     /// <summary>The calling thread's heap, created (or adopted) on its first allocation.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -162,9 +214,16 @@ internal static unsafe class ThreadHeap
         return heap != null ? heap : Attach();
     }
 
-    /// <summary>Gives the calling thread a heap; null only if not even a heap's two pages can be mapped (the C layer then says ENOMEM).</summary>
+    /// <summary>GetOf for a thread whose first call frees a block of <paramref name="preferred"/>: that heap if it is in the pool (HeapRegistry.Acquire).</summary>
+    public static Heap* GetOf(nuint self, Heap* preferred)
+    {
+        Heap* heap = CurrentOf(self);
+        return heap != null ? heap : Attach(preferred);
+    }
+
+    /// <summary>Gives the calling thread a heap (<paramref name="preferred"/> if it is in the pool); null only if not even a heap's two pages can be mapped (the C layer then says ENOMEM).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static Heap* Attach()
+    private static Heap* Attach(Heap* preferred = null)
     {
         if (Volatile.Read(ref s_state) != 2)
         {
@@ -177,11 +236,19 @@ internal static unsafe class ThreadHeap
         // Registering may have called malloc, which attached this thread already.
         Heap* heap = CurrentSlow(self);
         if (heap != null) return heap;
-        heap = HeapRegistry.Acquire(self);
+        // A calloc from pthread_setspecific below (a key of 32 or more, so the table
+        // fallback: glibc's block for the thread's values), whose table slot another thread
+        // took in between. (A walk of every heap under the registry's lock: not for keys below 32.)
+        if (s_tableFallback != 0)
+        {
+            heap = HeapRegistry.OwnedBy(self);
+            if (heap != null) return heap;
+        }
+        heap = HeapRegistry.Acquire(self, preferred);
         if (heap != null)
         {
+            s_cache.Slots[Slot(self)] = (ulong)heap; // first: pthread_setspecific may calloc, which finds the heap here
             Pthread.pthread_setspecific(s_key, heap);
-            s_cache.Slots[Slot(self)] = (ulong)heap;
         }
         return heap;
     }
@@ -219,8 +286,8 @@ internal static unsafe class ThreadHeap
             // that never allocates. A refusal is not an error here: the first allocation
             // tries again and reports ENOMEM.
             Heap.MapSpareZones(main, Category.Small);
+            s_cache.Slots[Slot(main->OwnerThread)] = (ulong)main; // first: with a key of 32 or more pthread_setspecific callocs, which finds the heap here
             Pthread.pthread_setspecific(key, main);
-            s_cache.Slots[Slot(main->OwnerThread)] = (ulong)main;
         }
         Volatile.Write(ref s_state, 2);
         // The names are written on the stack, not read from literals: ld.so's lookup would
@@ -230,17 +297,29 @@ internal static unsafe class ThreadHeap
         name.Head = 0x5F64616572687470; // "pthread_"
         name.Middle = 0x00000000666C6573; // "self\0"
         name.Tail = 0;
-        Pthread.Self = (delegate*<nuint>)Pthread.dlsym(null, (byte*)&name); // RTLD_DEFAULT
+        delegate*<nuint> libcSelf = (delegate*<nuint>)Pthread.dlsym(null, (byte*)&name); // RTLD_DEFAULT
         name.Head = 0x735F6362696C5F5F; // "__libc_s"
         name.Middle = 0x68745F656C676E69; // "ingle_th"
         name.Tail = 0x0000646564616572; // "readed\0"
         byte* singleThreaded = (byte*)Pthread.dlsym(null, (byte*)&name); // the variable is glibc 2.32's
         FastPaths.SetSingleThread(singleThreaded, main);
-        // glibc's own byte (2.32 and later): without it the threaded fast paths stay shut too.
-        if (singleThreaded != null && *singleThreaded != 0 && main != null) FastPaths.KeySlot = FindKeySlot(main->OwnerThread, key, main);
+        // glibc's own byte (2.32 and later): without it, as without a slot, the table fallback.
+        // (Not FastPaths.SingleThreaded: it reads 0 until the fast paths open.)
+        nuint slot = singleThreaded != null && *singleThreaded != 0 && main != null ? FindKeySlot(main->OwnerThread, key, main) : 0;
+        if (slot != 0)
+        {
+            FastPaths.KeySlot = slot;
+            Pthread.Self = libcSelf;
+        }
+        else
+        {
+            FastPaths.KeySlot = FallbackKeySlot;
+            s_tableFallback = 1;
+            Pthread.Self = &HeapAsSelf;
+        }
         // A managed pointer with bit 1 set would be taken for a "fat" generic pointer: a libc
         // function is at least 16-byte aligned, but say no rather than trust it.
-        if (ZoneMap.EnsureRoot() && Pthread.Self != null && ((nuint)Pthread.Self & 2) == 0 && FastPaths.KeySlot != 0) FastPaths.MarkReady(); // else every call takes the full path
+        if (ZoneMap.EnsureRoot() && libcSelf != null && ((nuint)libcSelf & 2) == 0) FastPaths.MarkReady(); // else every call takes the full path
         // The fork handlers flush the trace, and keep the registry and the heaps of other
         // threads consistent in the child: with one heap, no trace and no report running,
         // fork has nothing to protect, so they wait for a second thread (EnsureForkHooks).
@@ -285,7 +364,18 @@ internal static unsafe class ThreadHeap
     }
 
     [RuntimeExport("ft_malloc_on_thread_exit")]
-    private static void OnThreadExit(void* heap) => HeapRegistry.Abandon((Heap*)heap);
+    private static void OnThreadExit(void* heap)
+    {
+        // In the table fallback the key is 32 or more, and glibc frees the block that holds
+        // its value after the destructors, with free: a free from a thread with no heap,
+        // which would attach one (FreeRemoteFromUnknownHeap) that stays Owned by a dead
+        // thread, its memory and remote frees never taken back (tests/native/threads.c
+        // kept 76 MB resident). So the key is left holding PastExit, set again at each of
+        // glibc's destructor rounds (4), which that free reads. (With the key slot the fast
+        // paths read the key's value as the heap: PastExit is never stored then.)
+        if (heap != PastExit) HeapRegistry.Abandon((Heap*)heap);
+        if (s_tableFallback != 0) Pthread.pthread_setspecific(s_key, PastExit);
+    }
 
     // fork(): the registry is locked across it; in the child, the heaps of the threads
     // that do not exist there are retired (HeapRegistry.cs).
@@ -338,7 +428,9 @@ internal static unsafe class Pthread
     // a managed call is a plain `call` (x86-64 System V passes and returns the same way),
     // without the GC poll NativeAOT adds after a [SuppressGCTransition] P/Invoke, which
     // costs two instructions and, being a call on the path, two more saved registers.
-    // Set once by ThreadHeap.SetUp, before the fast paths open; never read before.
+    // Set once by ThreadHeap.SetUp, before the fast paths open; never read before. In the
+    // table fallback it is ThreadHeap.HeapAsSelf, which returns no thread's identity: only
+    // Own may take its answer.
     public static delegate*<nuint> Self;
 
     [DllImport("libc"), SuppressGCTransition]

@@ -76,37 +76,40 @@ internal struct OutgoingChain
 
 /// <summary>
 /// A segment's header, one word: its last block (payloads are 16-byte aligned and user
-/// addresses below 2^47, so the block's address shifted left by 17 keeps 64 bits), the
-/// block count less one (5 bits, so at most 32 blocks) and the sum of the blocks' requested
-/// bytes (16 bits: 32 blocks of at most QuickBins.MaxRequestBytes), so that adding a block
-/// is one add.
+/// addresses below 2^47, so the block's address shifted left by 17 keeps 64 bits), how many
+/// more blocks it may take (5 bits: 31 with one block, 0 with Heap.SegmentBlocks, 32) and
+/// the sum of the blocks' requested bytes (16 bits: 32 blocks of at most
+/// QuickBins.MaxRequestBytes), so that adding a block is one add (which borrows one from
+/// the room left) and the full test one test of the room (counting blocks up, it compared
+/// all five bits: two instructions more a remote free).
 /// </summary>
 internal static unsafe class RemoteSegment
 {
     private const int CountShift = 16;
     private const int LastShift = 17;
     private const ulong CountMask = 31UL << CountShift;
+    private const int MaxBlocks = 32; // Heap.SegmentBlocks
 
-    /// <summary>What one more block of <paramref name="requested"/> bytes adds to a header.</summary>
+    /// <summary>What one more block of <paramref name="requested"/> bytes adds to a header (modulo 2^64: one less room).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong OneMore(nuint requested) => (1UL << CountShift) + requested;
+    public static ulong OneMore(nuint requested) => (ulong)requested - (1UL << CountShift);
 
     /// <summary>The header of a segment of one block, <paramref name="block"/>, of <paramref name="requested"/> bytes (&lt;= QuickBins.MaxRequestBytes; 0 for a block with no bin).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong Of(Block* block, nuint requested) => ((ulong)block << LastShift) + requested;
+    public static ulong Of(Block* block, nuint requested) => ((ulong)block << LastShift) + ((ulong)(MaxBlocks - 1) << CountShift) + requested;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Block* Last(ulong header) => (Block*)((header >> LastShift) & ~15UL);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Count(ulong header) => (int)((header & CountMask) >> CountShift) + 1;
+    public static int Count(ulong header) => MaxBlocks - (int)((header & CountMask) >> CountShift);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static nuint Requested(ulong header) => (nuint)(header & 0xFFFF);
 
     /// <summary>True if the segment holds Heap.SegmentBlocks (32) blocks: no more fit.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool IsFull(ulong header) => (header & CountMask) == CountMask;
+    public static bool IsFull(ulong header) => (header & CountMask) == 0;
 }
 
 /// <summary>The remote-free stack of a heap, alone in its cache line (other threads write it).</summary>
@@ -239,7 +242,8 @@ internal unsafe partial struct Heap
         if (batch->Owner != owner || bin >= QuickBins.Count) return TryFreeRemote(owner, block, caller);
         uint info = Volatile.Read(ref block->Info);
         if ((info & Block.FlagMask) != 0 || Interlocked.CompareExchange(ref block->Info, info | Block.FlagRemote, info) != info) return false;
-        HeapCounters.Add(CountersOf(caller), Counter.CallsFree, 1);
+        // Heap-relative, its address written twice (HeapCounters.CountCachedFree): one add to memory, no lea.
+        *(ulong*)((byte*)caller + CountersOffset + 8 * (int)Counter.CallsFree) = *(ulong*)((byte*)caller + CountersOffset + 8 * (int)Counter.CallsFree) + 1;
         Chain(caller, batch, block, bin, info >> Block.RequestedShift);
         return true;
     }
@@ -269,7 +273,9 @@ internal unsafe partial struct Heap
             chain->Header = header;
             if (RemoteSegment.IsFull(header)) { FlushRemoteBatch(caller); return; }
         }
-        if (--batch->Left == 0) FlushRemoteBatch(caller);
+        int left = batch->Left - 1; // not --: the compound form kept the field's address in a register of its own
+        batch->Left = left;
+        if (left == 0) FlushRemoteBatch(caller);
     }
 
     /// <summary>Offset of Outgoing in Heap: right after the counters (Heap.cs; FastPathLayoutTests checks it).</summary>

@@ -71,6 +71,12 @@ internal unsafe partial struct Heap
     public int TinyClassesOn;
     /// <summary>Zones on TinyZones (the size classes' policy weighs free bytes against them).</summary>
     public uint TinyZoneCount;
+    /// <summary>
+    /// The heap's own address (a shared heap's; null in a Standalone one): where the threaded
+    /// fast paths find it when set-up found no key slot in glibc's thread descriptor
+    /// (FtMalloc.Native's ThreadHeap, "the table fallback").
+    /// </summary>
+    public Heap* SelfPointer;
     // Creating a heap and a slow malloc read or write these: they stay in the first page
     // (a read of an untouched page faults as a write does), ahead of the free lists.
     /// <summary>HeapRegistry's links (all heaps; abandoned heaps), under the registry lock.</summary>

@@ -1,7 +1,9 @@
 // Every shared heap of the process, and the pool of heaps whose threads have exited.
 // A thread gets a heap from Acquire: an abandoned one if there is one (with the blocks
-// its last owner left behind, which stay valid), else a new one. When the thread exits,
-// Abandon gives back what it can (remote frees taken in, quick bins released, free LARGE
+// its last owner left behind, which stay valid; the heap of the block a thread frees
+// before it has a heap, if that heap is in the pool), else a new one. When the thread exits,
+// Abandon gives back what it can (remote frees taken in, quick bins released unless the
+// heap holds KeepBinsFromBytes or more in use, free LARGE
 // extents unmapped, the pages of the empty spare zones released with madvise: the zones
 // stay, so the next thread to adopt the heap maps nothing) and puts the heap in the pool. Heaps are never unmapped: 10,000
 // short-lived threads reuse a handful of heaps.
@@ -33,13 +35,33 @@ internal static unsafe class HeapRegistry
     private static nint s_all;        // Heap*, linked by NextInRegistry
     private static nint s_abandoned;  // Heap*, linked by NextAbandoned
 
-    /// <summary>A heap for the thread <paramref name="self"/> (its pthread_self), which has none; null when no memory can be mapped.</summary>
-    public static Heap* Acquire(nuint self)
+    /// <summary>
+    /// A heap for the thread <paramref name="self"/> (its pthread_self), which has none:
+    /// <paramref name="preferred"/> if it is in the pool (a thread whose first call frees a
+    /// block of an abandoned heap adopts that heap: its next frees of that heap's blocks are
+    /// its own, not remote), else the last heap abandoned, else a new one; null when no
+    /// memory can be mapped.
+    /// </summary>
+    public static Heap* Acquire(nuint self, Heap* preferred = null)
     {
         Heap* heap = null;
         s_lock.Enter();
         Heap** link = (Heap**)System.Runtime.CompilerServices.Unsafe.AsPointer(ref s_abandoned);
-        while (*link != null)
+        if (preferred != null)
+        {
+            for (; *link != null; link = &(*link)->NextAbandoned)
+            {
+                if (*link != preferred) continue;
+                if (Interlocked.CompareExchange(ref preferred->State, HeapState.Owned, HeapState.Abandoned) == HeapState.Abandoned)
+                {
+                    *link = preferred->NextAbandoned;
+                    heap = preferred;
+                }
+                break;
+            }
+            link = (Heap**)System.Runtime.CompilerServices.Unsafe.AsPointer(ref s_abandoned);
+        }
+        while (heap == null && *link != null)
         {
             Heap* candidate = *link;
             int state = Interlocked.CompareExchange(ref candidate->State, HeapState.Owned, HeapState.Abandoned);
@@ -60,6 +82,7 @@ internal static unsafe class HeapRegistry
         {
             heap = Heap.Create(HeapKind.Shared);
             if (heap == null) return null;
+            heap->SelfPointer = heap;
             s_lock.Enter();
             heap->NextInRegistry = (Heap*)s_all;
             s_all = (nint)heap;
@@ -70,12 +93,41 @@ internal static unsafe class HeapRegistry
         return heap;
     }
 
+    /// <summary>
+    /// The heap thread <paramref name="self"/> owns, or null: for a thread whose heap is not
+    /// yet in its key (pthread_setspecific of a key of 32 or more allocates glibc's block for
+    /// the thread's values: that calloc comes here while the thread's heap is Acquired but
+    /// not yet stored). OwnerThread names the owner only (Abandon clears it first).
+    /// </summary>
+    public static Heap* OwnedBy(nuint self)
+    {
+        Heap* found = null;
+        s_lock.Enter();
+        for (Heap* h = (Heap*)s_all; h != null; h = h->NextInRegistry)
+        {
+            if (Volatile.Read(ref h->OwnerThread) != self || Volatile.Read(ref h->State) != HeapState.Owned) continue;
+            found = h;
+            break;
+        }
+        s_lock.Exit();
+        return found;
+    }
+
+    /// <summary>
+    /// A heap abandoned with this many bytes in use or more keeps its quick bins (and small
+    /// cache) for the next owner: they hold at most an eighth (a sixteenth) of the bytes in
+    /// use, and a heap that big is most likely adopted by a thread that takes over its blocks
+    /// (larson), which would carve the same blocks again. A small heap's bins are released:
+    /// short threads' heaps (threadchurn) would otherwise keep their zones' pages.
+    /// </summary>
+    private const ulong KeepBinsFromBytes = 256 * 1024;
+
     /// <summary>The owner of <paramref name="heap"/> is exiting: tidy the heap and put it in the pool.</summary>
     public static void Abandon(Heap* heap)
     {
         Heap.FlushRemoteBatch(heap);
         Heap.DrainRemoteFrees(heap);
-        Heap.ReleaseQuickBins(heap);
+        if (Stats.HeapCounters.InUseBytes(&heap->Counters) < KeepBinsFromBytes) Heap.ReleaseQuickBins(heap);
         Heap.ReleaseSparePages(heap);
         Heap.ReleaseLargeExtents(heap);
         s_lock.Enter();

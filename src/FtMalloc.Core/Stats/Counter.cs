@@ -57,6 +57,7 @@ internal enum Counter
     MremapBytes,        // bytes they moved
     TinyHolesBorrowed,  // free blocks a TINY size class took from another class's zone (Heap.TinyClasses.cs)
     TinySpareTakenOver, // times the empty spare TINY zone went to another size class instead of a new zone being mapped
+    MallocHeapLookups,  // mallocs whose fast path found no heap for the caller (its first, or every one if the fast paths are shut): the full path looked it up
     Count,
 }
 
@@ -146,6 +147,7 @@ internal static class CounterNames
         Counter.MremapBytes => new("mremap_bytes"u8, "mremap bytes"u8, CounterGroup.System, CounterKind.Total),
         Counter.TinyHolesBorrowed => new("tiny_holes_borrowed"u8, "tiny holes borrowed"u8, CounterGroup.Zones, CounterKind.Total),
         Counter.TinySpareTakenOver => new("tiny_spare_taken_over"u8, "tiny spare taken over"u8, CounterGroup.Zones, CounterKind.Total),
+        Counter.MallocHeapLookups => new("malloc_heap_lookups"u8, "malloc looked up its heap"u8, CounterGroup.Calls, CounterKind.Total),
         _ => new("unknown"u8, "unknown"u8, CounterGroup.Misuse, CounterKind.Total),
     };
 

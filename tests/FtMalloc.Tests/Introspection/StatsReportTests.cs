@@ -21,6 +21,7 @@ public sealed class StatsReportTests
             ("reallocarray", "calls_reallocarray"), ("posix_memalign", "calls_posix_memalign"), ("aligned_alloc", "calls_aligned_alloc"),
             ("memalign", "calls_memalign"), ("valloc", "calls_valloc"), ("pvalloc", "calls_pvalloc"),
             ("malloc_usable_size", "calls_malloc_usable_size"), ("free_sized", "calls_free_sized"), ("free_aligned_sized", "calls_free_aligned_sized"),
+            ("malloc looked up its heap", "malloc_heap_lookups"),
         }),
         ("blocks", new[] { ("allocated", "mallocs"), ("freed", "frees"), ("reallocated", "reallocs"), ("reallocated in place", "reallocs_in_place") }),
         ("bytes", new[] { ("requested", "bytes_requested"), ("in use now", "in_use_bytes"), ("in use at peak", "peak_bytes"), ("served", "bytes_served") }),
