@@ -105,17 +105,11 @@ internal unsafe partial struct Heap
     private static bool TryResizeWithin(Heap* heap, Zone* zone, Block* block, nuint request)
     {
         nuint need = Categories.BlockBytesFor(request);
-        nuint size = block->Size;
-        if (need > size) return false;
-        nuint spare = size - need;
-        nuint old = block->Requested;
-        if (spare >= Categories.MinBlockBytes && (request < old || spare > need / 4)) return false; // TryResizeInPlace would split
+        if (need > block->Size || !KeepsSpare(block, need, request)) return false; // else TryResizeInPlace grows or splits
         if (Categories.Of(request) != zone->Category) return false;
-        heap->Counters.Subtract(Counter.InUseBytes, old);
-        heap->Counters.AddWithPeak(Counter.InUseBytes, Counter.PeakInUseBytes, request);
+        Recommit(heap, block, request);
         heap->Counters.Add(Counter.Reallocs, 1);
         heap->Counters.Add(Counter.ReallocsInPlace, 1);
-        block->Info = Block.AllocatedInfo(request);
         return true;
     }
 

@@ -594,7 +594,7 @@ internal unsafe partial struct Heap
             if (heap->TinyClassesOn != 0) block = ClassLists(heap, TinyClassOf(bytes))->TakeFit(bytes);
             if (block == null) block = TakeTinyBlock(heap, bytes);
         }
-        else block = TakeFreeBlock(heap, category, bytes);
+        else block = TakeSmallBlock(heap, bytes); // the start bit is set below, as for TINY
         if (block == null) return null;
         nuint size = block->Size;
         Zone* zone = Zone.OfBlock(block, category);
@@ -629,8 +629,8 @@ internal unsafe partial struct Heap
         while (cached != 0 && ((cached + 1) * bytes > size || size - (cached + 1) * bytes == Categories.Granule)) cached--;
         Block* taken = (Block*)(cursor + cached * bytes);
         nuint* leaf = ZoneMap.LeafWrapped((nuint)zone); // the start bits of every block cut here
-        // block's own bit, set again: a fresh zone's one free block has none until it is first
-        // taken (MapZone), and the TINY lists were read here directly, not through TakeFreeBlock.
+        // block's own bit: a fresh zone's one free block has none until it is first taken
+        // (MapZone), and the carve reads the lists itself, not through TakeFreeBlock.
         ZoneMap.SetStart(leaf, (nuint)Block.PayloadOf(block));
         if (cached != 0)
         {
@@ -782,15 +782,32 @@ internal unsafe partial struct Heap
             Block* after = Block.NextOf(block);
             if ((byte*)after < zone->AreaEnd) Block.ClearPrevFree(after);
         }
-        // A block that grows keeps up to a quarter more than it needs (GrowthRoom gave it
-        // that much for the appends to come); one that shrinks, or has more spare, gives it back.
-        bool keepsRoom = request >= block->Requested && block->Size - need <= need / 4;
-        if (block->Size - need >= Categories.MinBlockBytes && !keepsRoom)
-            Release(heap, zone->Category, zone, SplitOff(zone, block, need));
+        if (!KeepsSpare(block, need, request)) Release(heap, zone->Category, zone, SplitOff(zone, block, need));
+        Recommit(heap, block, request);
+        return true;
+    }
+
+    /// <summary>
+    /// True if <paramref name="block"/>, resized in place to <paramref name="request"/> bytes
+    /// (a block of <paramref name="need"/> bytes, at most its size), keeps its spare bytes:
+    /// too few to split off, or, for a block that grows, up to a quarter more than it needs
+    /// (GrowthRoom gave it that much for the appends to come). One that shrinks, or has more
+    /// spare, gives it back.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool KeepsSpare(Block* block, nuint need, nuint request)
+    {
+        nuint spare = block->Size - need;
+        return spare < Categories.MinBlockBytes || (request >= block->Requested && spare <= need / 4);
+    }
+
+    /// <summary>Makes <paramref name="block"/>, allocated and resized in place, a block of <paramref name="request"/> requested bytes, counted so.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Recommit(Heap* heap, Block* block, nuint request)
+    {
         heap->Counters.Subtract(Counter.InUseBytes, block->Requested);
         heap->Counters.AddWithPeak(Counter.InUseBytes, Counter.PeakInUseBytes, request);
         block->Info = Block.AllocatedInfo(request);
-        return true;
     }
 
     // ---- zones ----------------------------------------------------------------------
