@@ -119,13 +119,7 @@ internal static unsafe class HeapValidator
             if (b->Size < Categories.MinBlockBytes || (b->SizeWord & (Block.FlagMask & ~Block.PrevFreeBit)) != 0 || (byte*)b + b->Size > zone->AreaEnd)
                 return new HeapCheck(HeapDefect.BlockSizeInvalid, (nuint)b);
             if (Block.PrevIsFree(b) != prevFree || (prevFree && b->PrevSize != prevSize)) return new HeapCheck(HeapDefect.PrevSizeWrong, (nuint)b);
-            if (!Zone.IsStart(b))
-            {
-                // A fresh zone's one free block gets its bit when it is first taken (Heap.MapZone).
-                if (!(b->IsFree && (byte*)b == zone->AreaStart && b->Size == Zone.AreaBytes(zone)))
-                    return new HeapCheck(HeapDefect.StartBitmapWrong, (nuint)b);
-                blocksSeen--;
-            }
+            if (!Zone.IsStart(b)) return new HeapCheck(HeapDefect.StartBitmapWrong, (nuint)b);
             if (b->IsFree && prevFree) return new HeapCheck(HeapDefect.AdjacentFreeBlocks, (nuint)b);
             if (b->IsFree) freeBlocks++;
             // Not free in a TINY zone: below the small cache's sizes, so the exported free
@@ -150,7 +144,7 @@ internal static unsafe class HeapValidator
             end = (byte*)b + b->Size;
         }
         if (end != zone->AreaEnd) return new HeapCheck(HeapDefect.AreaNotTiled, (nuint)end);
-        // Exactly one start bit per block (but an untouched zone's one free block), and none elsewhere in the zone's mapping.
+        // Exactly one start bit per block, and none elsewhere in the zone's mapping.
         if (ZoneMap.CountStarts(zone, zone->MappedBytes) != blocksSeen) return new HeapCheck(HeapDefect.StartBitmapWrong, (nuint)zone);
         return default;
     }

@@ -29,8 +29,7 @@
 //   no two physically adjacent blocks are both free (free merges at once; a block parked
 //   in a quick bin or the small cache is Cached, not free, and merges when it leaves them)
 //   the start bits (ZoneMap.cs) have a bit set exactly at the payload granule of every
-//   block (but a fresh zone's one free block, until it is first taken: Heap.MapZone),
-//   so a pointer is trusted as a block only after its bit is found set
+//   block, so a pointer is trusted as a block only after its bit is found set
 //   Requested <= Size - BlockOverheadBytes for allocated blocks, 0 for free and cached ones
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;

@@ -454,14 +454,10 @@ internal unsafe partial struct Heap
     /// doubling realloc left behind, merged) would otherwise lose to the zone's untouched
     /// rest, and the zone would fault in fresh pages while its holes stay resident
     /// (bench/'s realloc: peak RSS 136.0 -> 125.1 MB, glibc 123.0).
-    /// A block taken at its zone's area start gets its start bit here: a fresh zone's one
-    /// free block has none until then (MapZone).
     /// </summary>
     private static Block* TakeFreeBlock(Heap* heap, Category category, nuint bytes)
     {
-        Block* block = category == Category.Tiny ? TakeTinyBlock(heap, bytes) : TakeSmallBlock(heap, bytes);
-        if (block != null && (byte*)block == (byte*)Zone.OfBlock(block, category) + Zone.AreaOffset(category)) Zone.MarkStart(block);
-        return block;
+        return category == Category.Tiny ? TakeTinyBlock(heap, bytes) : TakeSmallBlock(heap, bytes);
     }
 
     private static Block* TakeSmallBlock(Heap* heap, nuint bytes)
@@ -594,7 +590,7 @@ internal unsafe partial struct Heap
             if (heap->TinyClassesOn != 0) block = ClassLists(heap, TinyClassOf(bytes))->TakeFit(bytes);
             if (block == null) block = TakeTinyBlock(heap, bytes);
         }
-        else block = TakeSmallBlock(heap, bytes); // the start bit is set below, as for TINY
+        else block = TakeSmallBlock(heap, bytes); // the lists themselves, as for TINY
         if (block == null) return null;
         nuint size = block->Size;
         Zone* zone = Zone.OfBlock(block, category);
@@ -605,7 +601,7 @@ internal unsafe partial struct Heap
         // whole clears that bit with a read-modify-write of a line nothing else here
         // touches, so it is asked for now and arrives while the carve runs.
         if (Sse.IsSupported) Sse.Prefetch0(end);
-        if (size - bytes < Categories.MinBlockBytes) // too small to split: the block keeps it all (never a fresh zone's whole area: zones are far bigger)
+        if (size - bytes < Categories.MinBlockBytes) // too small to split: the block keeps it all
         {
             if (end < areaEnd) Block.ClearPrevFree((Block*)end);
             return block;
@@ -629,9 +625,6 @@ internal unsafe partial struct Heap
         while (cached != 0 && ((cached + 1) * bytes > size || size - (cached + 1) * bytes == Categories.Granule)) cached--;
         Block* taken = (Block*)(cursor + cached * bytes);
         nuint* leaf = ZoneMap.LeafWrapped((nuint)zone); // the start bits of every block cut here
-        // block's own bit: a fresh zone's one free block has none until it is first taken
-        // (MapZone), and the carve reads the lists itself, not through TakeFreeBlock.
-        ZoneMap.SetStart(leaf, (nuint)Block.PayloadOf(block));
         if (cached != 0)
         {
             // [block][cached ...][taken]: each links to the one before it (block's link is
@@ -833,9 +826,7 @@ internal unsafe partial struct Heap
         Block* block = (Block*)zone->AreaStart;
         block->SizeWord = (uint)Zone.AreaBytes(zone); // no block before it
         block->Info = Block.FlagFree;
-        // No start bit yet: TakeFreeBlock sets it when the block is first taken. A zone mapped
-        // ahead of need (the process heap's SMALL spare) then writes no page of start bits
-        // until it serves a block: one page fault less for a program that never allocates.
+        Zone.MarkStart(block);
         AdoptZone(heap, zone);
         ListsOf(heap, zone)->Insert(block);
         return true;

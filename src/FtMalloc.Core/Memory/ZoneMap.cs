@@ -9,7 +9,7 @@
 //         16 bits (the owner heap's id and the zone's kind: ZoneTag.cs); then, in the same
 //         mapping, the start bits of the leaf's 4 GiB: one bit per 16-byte granule, set
 //         exactly where the payload of a TINY/SMALL block starts (32 MiB, touched only
-//         where zones lie; a fresh zone's one free block gets its bit when first taken)
+//         where zones lie)
 // Why the start bits live here and not in each zone's header: zones are aligned to their
 // size, so bitmaps at their starts all fell into the same few cache sets, and free's read
 // of its bit missed the 2 MB L2 in 78% of bench/'s million frees (callgrind's cache model:
