@@ -120,11 +120,15 @@ $2 ~ /^[TWi]$/ {
     name = $1; size = ($3 == "" ? 8 : hex($3)); if (size == 0) size = 8
     data++
     print ""
-    # Read-only in the runtime stays read-only here: a write would fault, not corrupt.
+    # Read-only in the runtime stays read-only here: a write would fault, not corrupt. It
+    # goes with the code of the stubs (.text, read-only), in the first 64 KiB of the library,
+    # which the first read of ld.so maps anyway: at the end of .rodata, __security_cookie
+    # (read by every method with a stackalloc) faulted in a 64 KiB window of its own in
+    # nearly every program.
     # Writable data goes in .data, not .bss: it then lies next to the .data of ILC, on a page
     # that ld.so writes anyway while relocating, where RhpTrapThreads (the GC-poll flag
     # read after every libc call) costs no page fault of its own.
-    if ($2 == "R") print "\t.section .rodata.ft_runtime_stub_data, \"a\", @progbits"
+    if ($2 == "R") print "\t.section .text.ft_runtime_stub_data, \"a\", @progbits"
     else print "\t.data"
     print "\t.p2align 4"
     print "\t.globl " name

@@ -269,7 +269,9 @@ internal static unsafe class ThreadHeap
         PageMemory.Initialize();
         // Without a variable of ours in the environment every setting is a default: no hook
         // to set up, and nothing of the settings table is read (a page of it less to fault in).
-        bool configured = Settings.Load(environment);
+        // When a malloc sets up, before ld.so calls OnLoad (an initializer of another library
+        // allocated first: ls's libselinux), the environment is libc's environ.
+        bool configured = Settings.Load(environment != null ? environment : ProcessEnvironment());
         if (configured) ProcessReports.OnSettingsLoaded();
         uint key;
         Pthread.pthread_key_create(&key, (delegate* unmanaged<void*, void>)(delegate*<void*, void>)&OnThreadExit);
@@ -353,6 +355,17 @@ internal static unsafe class ThreadHeap
             (delegate* unmanaged<void>)(delegate*<void>)&AfterForkInChild,
             null);
         Volatile.Write(ref s_forkHooks, 2);
+    }
+
+    /// <summary>libc's environ (null if dlsym does not find it), read as SetUp reads its other symbols.</summary>
+    private static byte** ProcessEnvironment()
+    {
+        SymbolName name;
+        name.Head = 0x006E6F7269766E65; // "environ\0"
+        name.Middle = 0;
+        name.Tail = 0;
+        byte*** environ = (byte***)Pthread.dlsym(null, (byte*)&name);
+        return environ != null ? *environ : null;
     }
 
     /// <summary>A NUL-terminated symbol name of up to 23 characters, built in registers.</summary>

@@ -32,6 +32,7 @@
 //   a zone's TinyClass changes only while the zone is empty
 //   TinyClassesOn is 0 until the mixed zone had no room, then 1 for the heap's life
 using System;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using FtMalloc.Core.Os;
@@ -71,16 +72,30 @@ internal unsafe partial struct Heap
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int TinyClassOf(nuint blockBytes) => ClassOfGranules((nint)(blockBytes >> Categories.GranuleShift));
 
-    /// <summary>The class of a block of 16 <paramref name="granules"/> bytes, 2 &lt;= granules &lt;= 33: no bounds check (a check would reach the runtime).</summary>
+    /// <summary>
+    /// The class of a block of 16 <paramref name="granules"/> bytes, 2 &lt;= granules &lt;=
+    /// TinyMaxGranules: two classes per doubling of granules - 1, twice its log2 plus the bit
+    /// below its top bit (which half of the doubling), so that 32, 48, 64, 80-96, 112-128,
+    /// 144-192, 208-256 and 272-384-byte blocks are classes 1 to 8, and 400-528 class 9 (the
+    /// 528-byte blocks too, which would start class 10). Computed, not looked up: a table is
+    /// read-only data, far from the code, and reading it faulted in a 64 KiB window of the
+    /// library (fault-around) in every program that carves TINY blocks.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int ClassOfGranules(nint granules) => Unsafe.Add(ref MemoryMarshal.GetReference(ClassTable), granules);
+    private static int ClassOfGranules(nint granules)
+    {
+        uint above = (uint)granules - 1;
+        int log = BitOperations.Log2(above); // bsr: no POPCNT or LZCNT in the baseline x86-64 the library targets
+        int tinyClass = 2 * log + (int)((above >> (log - 1)) & 1); // 32 bytes: log 0, a shift by 31, so 0
+        return tinyClass < 1 ? 1 : tinyClass >= TinyClassCount ? TinyClassCount - 1 : tinyClass;
+    }
 
     /// <summary>Smallest and largest block size of TINY class <paramref name="tinyClass"/> (the mixed zone's: every TINY size), for introspection.</summary>
     public static void TinyClassBlockBytes(int tinyClass, out nuint smallest, out nuint largest)
     {
         smallest = 0;
         largest = 0;
-        for (int granules = 2; granules < ClassTable.Length; granules++)
+        for (int granules = 2; granules <= TinyMaxGranules; granules++)
         {
             if (tinyClass != MixedTinyClass && ClassOfGranules(granules) != tinyClass) continue;
             if (smallest == 0) smallest = (nuint)granules << Categories.GranuleShift;
@@ -88,10 +103,8 @@ internal unsafe partial struct Heap
         }
     }
 
-    /// <summary>Class of a block of 16 i bytes: 32, 48, 64, 80-96, 112-128, 144-192, 208-256, 272-384, 400-528 (two classes per doubling).</summary>
-    private static ReadOnlySpan<byte> ClassTable => [
-        1, 1, 1, 2, 3, 4, 4, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7,
-        8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9];
+    /// <summary>Granules of the largest TINY block (528 bytes: a 512-byte request and its header, rounded up).</summary>
+    private const int TinyMaxGranules = 33;
 
     /// <summary>
     /// TINY's TakeFreeBlock: a free block of at least <paramref name="bytes"/> for its class,

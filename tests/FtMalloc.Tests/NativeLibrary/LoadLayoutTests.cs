@@ -60,6 +60,38 @@ public sealed class LoadLayoutTests
         Assert.True(unlisted.Count == 0, "ran at load but not in hot-methods.txt: " + string.Join(", ", unlisted));
     }
 
+    [Fact(DisplayName = "the code in hot-methods.txt reads no read-only data past the first 64 KiB")]
+    public void HotCodeReadsNoFarReadOnlyData()
+    {
+        // Read-only data (.rodata: literals, lookup tables, switch jump tables; the stack-guard
+        // cookie of every method with a stackalloc until the runtime stubs moved it into
+        // .text) lies past the code, and one read of it faults in a 64 KiB window of its own
+        // in every process that runs that code: __security_cookie and the TINY class table
+        // kept 64 to 256 KB more of the library resident in bench/'s threaded drivers.
+        // Writable data (statics) is no concern: those pages are the process's own; nor is
+        // the address of a function taken (a lea into the code, which reads nothing).
+        // Settings.Describe is the settings table itself, read only when a variable of the
+        // environment may be one of ours (Settings.MayHoldSetting).
+        string[] exempt = { "FtMalloc_Core_FtMalloc_Core_Options_Settings__Describe" };
+        var hot = HotMethods().Except(exempt).ToHashSet();
+        var notReadOnlyData = ElfTools.Sections(NativeBuild.LibraryPath).Where(s => s.Flags.Contains('W') || s.Flags.Contains('X')).ToList();
+        var far = new List<string>();
+        string? function = null;
+        foreach (string line in ElfTools.Lines(ElfTools.Disassembly(NativeBuild.LibraryPath)))
+        {
+            Match start = Regex.Match(line, @"^[0-9a-f]+ <(.+)>:$");
+            if (start.Success) { function = start.Groups[1].Value; continue; }
+            if (function == null || !hot.Contains(function)) continue;
+            // A data operand: "mov 0x5b276(%rip),%rax  # 634b0 <__security_cookie>".
+            Match operand = Regex.Match(line, @"\(%rip\).*# ([0-9a-f]+) <([^>]+)>");
+            if (!operand.Success) continue;
+            ulong address = ElfTools.Hex(operand.Groups[1].Value);
+            if (address < FaultAroundBytes || notReadOnlyData.Any(s => address >= s.Address && address < s.Address + s.Size)) continue;
+            far.Add($"{function} reads 0x{address:X} <{operand.Groups[2].Value}>");
+        }
+        Assert.True(hot.Count > 50 && far.Count == 0, "read-only data past the first 64 KiB read by listed code:\n  " + string.Join("\n  ", far.Distinct()));
+    }
+
     [Fact(DisplayName = "ft_malloc_on_load, malloc and free lie in the first 64 KiB")]
     public void EntryPointsComeFirst()
     {
