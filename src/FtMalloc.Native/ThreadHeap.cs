@@ -357,7 +357,13 @@ internal static unsafe class ThreadHeap
         Volatile.Write(ref s_forkHooks, 2);
     }
 
-    /// <summary>libc's environ (null if dlsym does not find it), read as SetUp reads its other symbols.</summary>
+    /// <summary>
+    /// libc's environ (null if dlsym does not find it), read as SetUp reads its other symbols.
+    /// Unlike those lookups it runs before set-up is done, where a malloc of this thread would
+    /// wait for set-up forever: dlsym allocates only to report a failure, and every glibc
+    /// defines environ (the library relies on glibc already: its thread descriptor, its
+    /// single-thread byte).
+    /// </summary>
     private static byte** ProcessEnvironment()
     {
         SymbolName name;
