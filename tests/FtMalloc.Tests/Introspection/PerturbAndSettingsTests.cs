@@ -43,6 +43,17 @@ public sealed class PerturbAndSettingsTests
         Assert.StartsWith("malloc first=0x00 uniform=1\ncalloc zero=1\nfreed byte=0x11 uniform=1\n", off.Run.Stdout);
     }
 
+    [Fact(DisplayName = "settings are read when another library's initializer allocates before the library's own (set-up from environ)")]
+    public void SettingsReadByEarlySetUp()
+    {
+        // tests/native/earlymalloc.c's constructor runs before ft_malloc_on_load and prints a
+        // byte of its first block: with FT_MALLOC_PERTURB=90, ~90 = 0xa5 if that early set-up
+        // read the settings (from libc's environ: ThreadHeap.ProcessEnvironment), 0 if not.
+        RunSpec spec = LibraryRun.Native("test0").With(("LD_PRELOAD", NativePrograms.Path("earlymalloc.so")), ("FT_MALLOC_PERTURB", "90"));
+        ServedRun run = LibraryRun.Served(spec);
+        Assert.Contains("earlymalloc: first block byte 0xa5\n", run.Run.Stderr);
+    }
+
     [Fact(DisplayName = "malformed settings each print one warning line naming the value and the default, and keep the default")]
     public void MalformedSettingsWarn()
     {
