@@ -45,6 +45,8 @@ internal unsafe struct Block
     public const uint FlagCached = 2;
     /// <summary>Freed by a thread that does not own it, waiting on its owner's remote-free list (Heap.Remote.cs).</summary>
     public const uint FlagRemote = 4;
+    /// <summary>With FlagCached: taken out of its full quick bin to be merged with the others of its batch (Heap.ReleaseBinBatch), for the length of that call only.</summary>
+    public const uint FlagReleasing = 8;
     /// <summary>The bits of Info that are flags; the rest is Requested.</summary>
     public const uint FlagMask = 15;
     public const int RequestedShift = 4;

@@ -288,6 +288,98 @@ internal unsafe partial struct Heap
         return heap->Bins.HasRoom(blockBytes);
     }
 
+    /// <summary>Most blocks a full bin that may not grow gives back at once (ReleaseBinBatch): 32 gave python3 1,253.1M instructions, 64 1,250.1M, 128 1,248.6M.</summary>
+    private const int BinReleaseBatch = 64;
+
+    /// <summary>Part of a full bin's capacity ReleaseBinBatch gives back (a bin of under 8 times BinReleaseBatchFloor blocks gives none).</summary>
+    private const int BinReleaseBatchShare = 8;
+
+    /// <summary>Fewest blocks a batch gives back: below it (bins at their base limit, a small heap's) a free beyond the bin merges alone, as it always did.</summary>
+    private const int BinReleaseBatchFloor = 8;
+
+    /// <summary>
+    /// A free of <paramref name="freed"/> (allocated, its requested bytes already uncounted)
+    /// found its bin full and GrowQuickBins refused to grow it: merges it together with the
+    /// bin's newest blocks, an eighth of the bin and at most BinReleaseBatch in all, so that
+    /// the next frees of its size find room (true); false, and nothing done, when the bin is
+    /// overfilled by remote frees (their owner is about to allocate them again: QuickBins.cs)
+    /// or holds fewer than BinReleaseBatchShare * BinReleaseBatchFloor blocks (the caller
+    /// then merges the block alone).
+    /// Why: a program that frees many more blocks of one size than its grown bin holds
+    /// (python3 at exit, or its JSON encoder dropping 100,000 strings at once: 262K of its
+    /// 1.5M frees in pyalloc.py 15000) took for each block past the bin the whole slow free,
+    /// a refused growth (about 120 instructions) and a merge (about 145); now one free in a
+    /// batch does that, once, and the others are pushes. The bin keeps its older blocks, as
+    /// it did: what is merged is what was (give or take a batch), so the memory is the same.
+    /// A block joined into a run (below) costs its mark, one header read and its start bit,
+    /// not a merge. python3 pyalloc.py 15000: 1,289.2M -> 1,249.2M instructions.
+    /// Runs: blocks of one size freed together were mostly allocated together, side by side
+    /// (the batch carve cuts them so): two thirds of python3's batched blocks have a neighbour
+    /// in their batch. Each block is marked (Info = Cached | Releasing), and a run grows from
+    /// an unmarked-yet block over marked neighbours after it (the next block's header) and
+    /// before it (a block of the bin's size ending where it starts: only if its start bit is
+    /// set, the bits being exact, is its header read); the run becomes one cached block,
+    /// merged once. Every run is built before any is merged, so no header is read in a zone
+    /// that a merge gave back. Tried and dropped: prefetching each popped block's neighbours'
+    /// headers, 1.3M instructions more and no fewer misses under callgrind (whose cache model
+    /// ignores prefetches).
+    /// </summary>
+    [SkipLocalsInit]
+    private static bool ReleaseBinBatch(Heap* heap, Block* freed)
+    {
+        nuint bin = Block.BinOf(freed);
+        QuickBins* bins = BinsOf(heap);
+        if (QuickBins.RoomOf(bins, bin) != 0) return false;
+        int count = heap->Bins.Capacity(bin) / BinReleaseBatchShare;
+        if (count > BinReleaseBatch) count = BinReleaseBatch;
+        if (count < BinReleaseBatchFloor) return false;
+        const uint Marked = Block.FlagCached | Block.FlagReleasing;
+        Block** runs = stackalloc Block*[BinReleaseBatch];
+        Zone** zones = stackalloc Zone*[BinReleaseBatch];
+        freed->Info = Marked;
+        runs[0] = freed;
+        for (int i = 1; i < count; i++)
+        {
+            Block* cached = QuickBins.Pop(bins, bin); // the bin is full: it holds Capacity > count blocks
+            cached->Info = Marked;
+            runs[i] = cached;
+        }
+        nuint size = bin << Categories.GranuleShift;
+        int kept = 0;
+        for (int i = 0; i < count; i++)
+        {
+            Block* first = runs[i];
+            if (first->Info != Marked) continue; // joined into an earlier run
+            first->Info = Block.FlagCached; // unmarked: no later run joins it (runs are disjoint)
+            nuint* leaf = ZoneMap.LeafWrapped((nuint)first); // its zone's entry and start bits: a zone lies in one leaf
+            Zone* zone = ZoneMap.ZoneOf(ZoneMap.EntryInLeaf(leaf, (nuint)first));
+            Category category = zone->Category;
+            byte* area = (byte*)zone + Zone.AreaOffset(category);
+            byte* areaEnd = (byte*)zone + Zone.AreaEndOffset(category);
+            byte* end = (byte*)first + size;
+            while (end < areaEnd && ((Block*)end)->Info == Marked)
+            {
+                ((Block*)end)->Info = Block.FlagCached;
+                ZoneMap.ClearStart(leaf, (nuint)Block.PayloadOf((Block*)end));
+                end += size;
+            }
+            while ((nuint)((byte*)first - area) >= size)
+            {
+                Block* before = (Block*)((byte*)first - size);
+                if (!ZoneMap.IsStartSetInLeaf(leaf, (nuint)Block.PayloadOf(before)) || before->Info != Marked) break;
+                before->Info = Block.FlagCached;
+                ZoneMap.ClearStart(leaf, (nuint)Block.PayloadOf(first));
+                first = before;
+            }
+            first->SizeWord = (uint)(end - (byte*)first) | (first->SizeWord & Block.PrevFreeBit); // the blocks after it in the run are cached: none is free
+            runs[kept] = first;
+            zones[kept] = zone;
+            kept++;
+        }
+        for (int k = 0; k < kept; k++) Release(heap, zones[k]->Category, zones[k], runs[k]);
+        return true;
+    }
+
     /// <summary>Frees a valid allocated block of this heap: into a quick bin or the small cache, or merged into the free lists, or (LARGE) filed as a free extent.</summary>
     private static void FreeOwned(Heap* heap, Zone* zone, Block* block)
     {
@@ -307,6 +399,7 @@ internal unsafe partial struct Heap
                 heap->Bins.Push(block);
                 return;
             }
+            if (ReleaseBinBatch(heap, block)) return;
         }
         else if (zone->Category == Category.Small && TryCacheSmall(heap, block)) return;
         Release(heap, zone->Category, zone, block);

@@ -5,8 +5,10 @@
 //
 // A block in a quick bin is neither allocated nor free: its flags say Cached, it is not
 // on the free lists, and it does not merge with its neighbours. Free blocks still merge
-// at once; cached blocks are released (merged and filed) when their bin is full, when a
-// search of the free lists fails (before a new zone is mapped), and on trim or destroy.
+// at once; cached blocks are released (merged and filed) when their bin is full (a grown
+// bin that may not grow further gives back a batch of its newest at once:
+// Heap.ReleaseBinBatch), when a search of the free lists fails (before a new zone is
+// mapped), and on trim or destroy.
 //
 // Each bin keeps its head and its room (places left) rather than its length: the push of
 // the fast path tests one word for "not full" instead of comparing a length with a

@@ -83,7 +83,11 @@ internal static unsafe class ZoneMap
 
     /// <summary>Clears the start bit of <paramref name="address"/>, a granule of a registered zone of the caller's heap.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void ClearStart(nuint address) => *StartWordInLeaf(LeafWrapped(address), address) &= ~StartBit(address);
+    public static void ClearStart(nuint address) => ClearStart(LeafWrapped(address), address);
+
+    /// <summary>ClearStart with the leaf of <paramref name="address"/> (LeafWrapped) at hand.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ClearStart(nuint* leaf, nuint address) => *StartWordInLeaf(leaf, address) &= ~StartBit(address);
 
     /// <summary>Clears every start bit of [start, start + bytes), a registered zone's mapping (chunk-aligned): whole pages of bits are given back.</summary>
     public static void ClearStarts(void* start, nuint bytes)
