@@ -134,7 +134,11 @@ internal unsafe struct SmallCache
     /// LimitBlockBytes), taken out of the cache (still flagged Cached): the smallest one of
     /// the class of <paramref name="bytes"/> that holds that much, else the smallest of the
     /// first non-empty class above, up to SearchClasses up; null if there is none.
+    /// Inlined into its two callers (Heap.AllocateCachedSmall, thus Exports.MallocOwned, and
+    /// Heap.AllocateWithRoom): the call and its frame cost bench/'s churn 2000000 564.28M
+    /// against 563.09M instructions.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Block* Take(nuint bytes)
     {
         int c = ClassOf(bytes);
