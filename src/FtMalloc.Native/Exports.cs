@@ -49,10 +49,10 @@ internal static unsafe class Exports
     {
         if (size > QuickBins.MaxRequestBytes) return MallocOwned(heap, size);
         nuint bin = QuickBins.BinOfRequest(size);
-        Block* block = QuickBins.HeadIn((byte*)heap, Heap.BinsOffset, bin); // the heap's bins, reached from the heap (QuickBins' "In" forms)
-        if (block == null) return MallocOwned(heap, size);
-        QuickBins.UnlinkIn((byte*)heap, Heap.BinsOffset, bin, block);
-        return Heap.CommitCached(heap, block, bin, size);
+        byte* payload = QuickBins.HeadIn((byte*)heap, Heap.BinsOffset, bin); // the heap's bins, reached from the heap (QuickBins' "In" forms)
+        if (payload == null) return MallocOwned(heap, size);
+        QuickBins.UnlinkIn((byte*)heap, Heap.BinsOffset, bin, payload);
+        return Heap.CommitCached(heap, payload, bin, size);
     }
 
     /// <summary>malloc in a process that has (or had) other threads, or before the fast paths open: the caller's heap from its pthread_self().</summary>
@@ -79,13 +79,12 @@ internal static unsafe class Exports
         nuint entry = ZoneMap.EntryInLeaf(leaf, address);
         nuint tag = ZoneTag.In(entry);
         if (!Heap.IsAllocatedPayloadOfKind(leaf, tag & ZoneTag.KindMask, pointer)) goto slow;
-        Block* block = Block.FromPayload(pointer);
         // The owner last: tested before the block (heap->TinyTag loaded first, from the line
         // the previous free wrote its bin into), bench/'s million ran its frees about 10% slower
         // (random frees of half its blocks 93-99 -> 105-112 ms), and the pair 7.15 -> 7.36 ns.
         Heap* heap = FastPaths.SoleHeap;
         if (!ZoneTag.SameHeap(tag, heap->TinyTag)) goto slow; // a heap the one thread does not own (a fork child's retired ones)
-        if (!TryCacheFreed(heap, block)) FreeOwned(heap, ZoneMap.ZoneOf(entry), block);
+        if (!TryCacheFreed(heap, (byte*)pointer)) FreeOwned(heap, ZoneMap.ZoneOf(entry), Block.FromPayload(pointer));
         return;
     slow:
         FreeSlow(pointer);
@@ -113,18 +112,19 @@ internal static unsafe class Exports
     }
 
     /// <summary>
-    /// free's fast path once the block (checked) is known to be of the caller's heap: into its
-    /// quick bin if it has room (true); else the caller frees it for real (FreeOwned), with
+    /// free's fast path once the block of <paramref name="payload"/> (checked) is known to be
+    /// of the caller's heap: into its quick bin if it has room (true), by its payload address,
+    /// which is how a bin names it (QuickBins.cs); else the caller frees it for real (FreeOwned), with
     /// its zone: free derives it from the block's tagged zone-map entry only then (the push
     /// does not need it); FreeThreaded, which keeps the zone for its remote branch anyway,
     /// passes that (the entry kept instead cost it a saved register).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryCacheFreed(Heap* heap, Block* block)
+    private static bool TryCacheFreed(Heap* heap, byte* payload)
     {
-        nuint bin = Block.BinOf(block);
+        nuint bin = Block.BinOf(Block.FromPayload(payload));
         if (!QuickBins.HasRoomIn((byte*)heap, Heap.BinsOffset, bin)) return false;
-        Heap.CacheFreed(heap, block, bin);
+        Heap.CacheFreed(heap, payload, bin);
         return true;
     }
 
@@ -154,7 +154,7 @@ internal static unsafe class Exports
         {
             if (ZoneTag.SameHeap(tag, heap->TinyTag))
             {
-                if (!TryCacheFreed(heap, block)) FreeOwned(heap, zone, block);
+                if (!TryCacheFreed(heap, (byte*)pointer)) FreeOwned(heap, zone, block);
                 return;
             }
             // Another heap's block (or one of a heap without an id, maybe the caller's: the

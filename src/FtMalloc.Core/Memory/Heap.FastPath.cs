@@ -38,15 +38,16 @@ internal unsafe partial struct Heap
     public static HeapCounters* CountersOf(Heap* heap) => (HeapCounters*)((byte*)heap + CountersOffset);
 
     /// <summary>
-    /// Hands out <paramref name="block"/>, just unlinked from quick bin <paramref name="bin"/>,
-    /// for a malloc of <paramref name="request"/> bytes: counts it, returns the payload.
+    /// Hands out the block of <paramref name="payload"/>, just unlinked from quick bin
+    /// <paramref name="bin"/>, for a malloc of <paramref name="request"/> bytes: counts it,
+    /// returns the payload (as the bin named it: QuickBins.cs).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static byte* CommitCached(Heap* heap, Block* block, nuint bin, nuint request)
+    public static byte* CommitCached(Heap* heap, byte* payload, nuint bin, nuint request)
     {
-        block->Info = Block.AllocatedInfo(request);
+        Block.FromPayload(payload)->Info = Block.AllocatedInfo(request);
         HeapCounters.CountCachedMalloc((byte*)heap, bin, request);
-        return Block.PayloadOf(block);
+        return payload;
     }
 
     /// <summary>
@@ -67,14 +68,14 @@ internal unsafe partial struct Heap
     public static bool IsAllocatedPayloadOfKind(nuint* leaf, nuint kind, void* payload) =>
         Zone.IsPayloadStartOfKind(leaf, kind, (nuint)payload) && Block.FromPayload(payload)->IsAllocated;
 
-    /// <summary>Parks <paramref name="block"/> (allocated, of bin <paramref name="bin"/>, which has room) in its quick bin, counting a free call.</summary>
+    /// <summary>Parks the block of <paramref name="payload"/> (allocated, of bin <paramref name="bin"/>, which has room) in its quick bin, counting a free call.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void CacheFreed(Heap* heap, Block* block, nuint bin)
+    public static void CacheFreed(Heap* heap, byte* payload, nuint bin)
     {
         // Info read again rather than kept from IsAllocatedBlock's test: keeping it costs
         // NativeAOT a saved register (a push, a pop and a stack adjustment) on every free.
-        HeapCounters.CountCachedFree((byte*)heap, bin, Volatile.Read(ref block->Info) >> Block.RequestedShift);
-        QuickBins.PushIn((byte*)heap, BinsOffset, block, bin);
+        HeapCounters.CountCachedFree((byte*)heap, bin, Volatile.Read(ref Block.FromPayload(payload)->Info) >> Block.RequestedShift);
+        QuickBins.PushIn((byte*)heap, BinsOffset, payload, bin); // the bin names it by its payload (QuickBins.cs)
     }
 
     /// <summary>
@@ -123,16 +124,16 @@ internal unsafe partial struct Heap
         if (request <= QuickBins.MaxRequestBytes)
         {
             nuint bin = QuickBins.BinOfRequest(request);
-            Block* block = QuickBins.Pop(BinsOf(heap), bin);
-            if (block == null && heap->Remote.IsPending)
+            byte* payload = QuickBins.PopPayload(BinsOf(heap), bin); // as the bin names it (QuickBins.cs)
+            if (payload == null && heap->Remote.IsPending)
             {
                 DrainRemoteFrees(heap); // blocks other threads gave back refill the bins
-                block = QuickBins.Pop(BinsOf(heap), bin);
+                payload = QuickBins.PopPayload(BinsOf(heap), bin);
             }
-            if (block != null)
+            if (payload != null)
             {
-                Commit(heap, block, request);
-                return Block.PayloadOf(block);
+                Commit(heap, Block.FromPayload(payload), request);
+                return payload;
             }
             return AllocateAfterBinMiss(heap, request);
         }

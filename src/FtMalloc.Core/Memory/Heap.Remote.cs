@@ -22,7 +22,7 @@
 // no bin (SMALL blocks above QuickBins.MaxBlockBytes: always alone), is freed block by block.
 //
 // A segment on the list (entry = payload address of its first block):
-//   first's payload + 0    the next block of the segment (Block*, as a quick bin links);
+//   first's payload + 0    the next block of the segment (its payload, as a quick bin links);
 //                          the last block's is written when the segment is spliced
 //   first's payload + 8    the next entry of the list (0 at the bottom)
 //   first's payload + 16   the segment's header (RemoteSegment): its last block, how many
@@ -68,7 +68,7 @@ internal unsafe struct RemoteBatch
 /// <summary>One outgoing chain: blocks of one bin for RemoteBatch.Owner, newest first.</summary>
 internal struct OutgoingChain
 {
-    /// <summary>Block* of the newest block, 0 when empty; each block's payload + 0 names the next.</summary>
+    /// <summary>Payload address of the newest block, 0 when empty; each block's payload + 0 names the next one's payload (as a quick bin links: QuickBins.cs).</summary>
     public ulong First;
     /// <summary>The chain's RemoteSegment header (its oldest block, count, requested bytes).</summary>
     public ulong Header;
@@ -260,8 +260,8 @@ internal unsafe partial struct Heap
     {
         OutgoingChain* chain = ChainOf(caller, bin);
         ulong first = chain->First;
-        *(ulong*)Block.PayloadOf(block) = first; // the link a quick bin reads
-        chain->First = (ulong)block;
+        *(ulong*)Block.PayloadOf(block) = first; // the link a quick bin reads: the next block's payload
+        chain->First = (ulong)Block.PayloadOf(block);
         if (first == 0)
         {
             chain->Header = RemoteSegment.Of(block, requested);
@@ -318,7 +318,7 @@ internal unsafe partial struct Heap
             int bit = System.Numerics.BitOperations.TrailingZeroCount(chains);
             chains &= chains - 1;
             OutgoingChain* chain = ChainOf(heap, (nuint)(bit < 2 ? bit + 64 : bit)); // bins 64 and 65 have bits 0 and 1
-            byte* payload = Block.PayloadOf((Block*)chain->First);
+            byte* payload = (byte*)chain->First;
             *(ulong*)(payload + SegmentHeaderOffset) = chain->Header;
             *(nint*)(payload + EntryLinkOffset) = top;
             if (top == 0) bottomLink = payload + EntryLinkOffset;
@@ -402,7 +402,7 @@ internal unsafe partial struct Heap
             Block* block = first;
             for (; count > 0; count--)
             {
-                Block* next = *(Block**)Block.PayloadOf(block);
+                Block* next = Block.FromPayload(*(byte**)Block.PayloadOf(block)); // a bin's link: a payload (the last one's is not followed)
                 HeapCounters.CountFree(&heap->Counters, block->Requested);
                 block->Info &= ~Block.FlagMask; // allocated again, for the moment it takes to free it here
                 Zone* zone = ZoneMap.Lookup(block);

@@ -181,8 +181,14 @@ internal unsafe partial struct Heap
         Block* block;
         if (blockBytes <= QuickBins.MaxBlockBytes)
         {
-            block = heap->Bins.Pop(blockBytes);
-            if (block == null) block = TakeAndCarve(heap, category, blockBytes);
+            // The bin names its block by the payload (QuickBins.cs): a hit returns that.
+            byte* cached = QuickBins.PopPayload(BinsOf(heap), blockBytes >> Categories.GranuleShift);
+            if (cached != null)
+            {
+                Commit(heap, Block.FromPayload(cached), request);
+                return cached;
+            }
+            block = TakeAndCarve(heap, category, blockBytes);
         }
         else if ((block = TakeCachedSmall(heap, blockBytes)) == null) // above the quick bins: SMALL
         {
@@ -600,14 +606,15 @@ internal unsafe partial struct Heap
             for (int i = 0; i < count; i++)
             {
                 nuint bin = pending[i];
-                Block* b = QuickBins.Pop(bins, bin);
-                if (b == null) continue;
+                byte* payload = QuickBins.PopPayload(bins, bin);
+                if (payload == null) continue;
+                Block* b = Block.FromPayload(payload);
                 Zone* zone = ZoneMap.Lookup(b);
                 if (Sse.IsSupported)
                 {
                     Sse.Prefetch0(zone);
                     Sse.Prefetch0(&zone->TinyClass);
-                    Sse.Prefetch0(ZoneMap.StartWordInLeaf(ZoneMap.LeafWrapped((nuint)b), (nuint)Block.PayloadOf(b)));
+                    Sse.Prefetch0(ZoneMap.StartWordInLeaf(ZoneMap.LeafWrapped((nuint)b), (nuint)payload));
                     Sse.Prefetch0((byte*)b + 8); // its own header: the line before the link's when b lies 48 bytes into a line
                     Sse.Prefetch0((byte*)b + (bin << Categories.GranuleShift));
                 }
@@ -723,11 +730,13 @@ internal unsafe partial struct Heap
             // [block][cached ...][taken]: each links to the one before it (block's link is
             // the bin's old head), so the bin hands them out nearest to taken first, as
             // pushing them one at a time did.
-            for (byte* c = cursor; c < (byte*)taken; c += bytes)
+            // The loop walks payloads, as a bin links them (QuickBins.cs): each link is then
+            // the address less bytes, with no header-to-payload add.
+            for (byte* p = Block.PayloadOf((Block*)cursor); p < Block.PayloadOf(taken); p += bytes)
             {
-                *(ulong*)&((Block*)c)->SizeWord = bytes | (ulong)Block.FlagCached << 32; // Size, then Info: Cached
-                *(byte**)Block.PayloadOf((Block*)c) = c - bytes;
-                ZoneMap.SetStart(leaf, (nuint)Block.PayloadOf((Block*)(c + bytes)));
+                *(ulong*)&Block.FromPayload(p)->SizeWord = bytes | (ulong)Block.FlagCached << 32; // Size, then Info: Cached
+                *(byte**)p = p - bytes;
+                ZoneMap.SetStart(leaf, (nuint)(p + bytes));
             }
             QuickBins.PushChain(bins, bin, (Block*)((byte*)taken - bytes), (Block*)cursor, (int)cached);
         }
