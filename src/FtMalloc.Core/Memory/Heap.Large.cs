@@ -17,7 +17,9 @@
 //   free     the block's range becomes a dirty extent (merged with its neighbours); then
 //            dirty bytes above the budget (LargeExtents.Budget: at most the recent peak of
 //            the live LARGE bytes, plus 1/8, minus the live bytes; at most live + 16 MiB;
-//            the peak's excess over the live bytes halves every second) are purged
+//            the peak's excess over the live bytes halves every second; in a heap whose
+//            other bytes in use outweigh its live LARGE ones, at most the live bytes or two
+//            of its largest blocks, whichever is more) are purged
 //            with madvise(MADV_DONTNEED), highest addresses first, and clean address space
 //            above twice max(RegionBytes, live bytes) is unmapped.
 //   realloc  in place when the new size is LARGE and either smaller (the tail becomes a
@@ -103,7 +105,7 @@ internal unsafe partial struct Heap
             return null;
         }
         LinkZone(heap, zone);
-        heap->Large.AddLive(bytes, NowMs());
+        heap->Large.AddLive(bytes, bytes, NowMs());
         heap->Counters.Add(Counter.Mallocs, 1);
         heap->Counters.Add(Counter.BytesRequested, request);
         heap->Counters.Add(Counter.BytesServed, (nuint)(zone->AreaEnd - zone->AreaStart));
@@ -244,7 +246,7 @@ internal unsafe partial struct Heap
     private static void KeepLargeBudget(Heap* heap)
     {
         ref LargeExtents large = ref heap->Large;
-        nuint budget = large.Budget(NowMs());
+        nuint budget = large.Budget(NowMs(), HeapCounters.InUseBytes(CountersOf(heap)));
         while (large.DirtyBytes > budget)
         {
             int i = large.HighestDirty();
@@ -336,7 +338,7 @@ internal unsafe partial struct Heap
         zone->AreaStart = (byte*)zone + offset;
         zone->AreaEnd = (byte*)zone + bytes;
         heap->Counters.Subtract(Counter.MappedBytes, mapped); // the old address space is gone
-        large.AddLive(bytes - mapped, NowMs());
+        large.AddLive(bytes - mapped, bytes, NowMs());
         heap->Counters.Subtract(Counter.InUseBytes, zone->LargeRequested);
         heap->Counters.AddWithPeak(Counter.InUseBytes, Counter.PeakInUseBytes, request);
         zone->LargeRequested = request;
@@ -393,7 +395,7 @@ internal unsafe partial struct Heap
             else for (int p = 0; p < pieces; p++) FillFromDirty(heap, clean[2 * p], clean[2 * p + 1], ref dirtyEnd);
             zone->MappedBytes = bytes;
             zone->AreaEnd = (byte*)zone + bytes;
-            heap->Large.AddLive(grow, NowMs());
+            heap->Large.AddLive(grow, bytes, NowMs());
         }
         heap->Counters.Subtract(Counter.InUseBytes, zone->LargeRequested);
         heap->Counters.AddWithPeak(Counter.InUseBytes, Counter.PeakInUseBytes, request);

@@ -93,6 +93,8 @@ internal unsafe partial struct Heap
     // struct (ClassLists, Heap.TinyClasses.cs).
     /// <summary>The free LARGE address space (Heap.Large.cs); last, so that the first page stays TINY/SMALL's.</summary>
     public LargeExtents Large;
+    /// <summary>The heap's mallocs counter when a SMALL zone's top was last trimmed (TrimTop).</summary>
+    public ulong TopTrimMallocs;
 
     // ---- lifetime -------------------------------------------------------------------
 
@@ -751,6 +753,7 @@ internal unsafe partial struct Heap
             ZoneMap.SetStart(leaf, (nuint)Block.PayloadOf(rest));
             ListsOf(heap, zone)->Insert(rest);
             if (end < areaEnd) ((Block*)end)->PrevSize = restBytes; // its PrevFree bit is set already: block was free
+            else if ((nuint)(areaEnd - (byte*)zone) == Zone.AreaEndOffset(Category.Small)) NoteTopTouched(zone, rest); // the top of a SMALL zone
         }
         else if (end < areaEnd) Block.ClearPrevFree((Block*)end);
         return taken;
@@ -782,6 +785,7 @@ internal unsafe partial struct Heap
         ListsOf(heap, zone)->Insert(rest);
         Block* after = Block.NextOf(rest);
         if ((byte*)after < (byte*)zone + Zone.AreaEndOffset(category)) Block.SetPrevFree(after, rest->Size);
+        else if (category == Category.Small) NoteTopTouched(zone, rest);
     }
 
     /// <summary>
@@ -847,6 +851,66 @@ internal unsafe partial struct Heap
             return;
         }
         lists->Insert(block);
+        if ((byte*)next >= areaEnd && lists == &heap->SmallFree) TrimTop(heap, zone, block); // SMALL: lists, not category, which would have to stay in a register
+    }
+
+    /// <summary>Bytes of a SMALL zone's top block (its last, free) that stay resident past its start when its top is trimmed.</summary>
+    private const nuint TopPadBytes = 64 * 1024;
+
+    /// <summary>Resident bytes past TopPadBytes that a SMALL zone's top block must hold before they go back.</summary>
+    private const nuint TopTrimBytes = 128 * 1024;
+
+    /// <summary>
+    /// Least mallocs of the heap between two trims of its SMALL tops: a top that grows back
+    /// at once faults in again what a trim gave back (bench/'s large, whose SMALL blocks are
+    /// all 64 to 128 KB, trimmed 111 times in its 8,000 mallocs). Counted in mallocs, not
+    /// time, so that a replayed trace trims as its recording did (TraceTests).
+    /// </summary>
+    private const ulong TopTrimIntervalMallocs = 512;
+
+    /// <summary>
+    /// <paramref name="top"/> is the new last block of SMALL <paramref name="zone"/>, free,
+    /// after a block was cut from the front of the old one (Split, TakeAndCarve): what that
+    /// block's caller will touch lies below it, and its own header and links were just
+    /// written, so TouchedEnd rises past them. The only writes above a SMALL zone's top
+    /// are made so, which keeps TouchedEnd an upper bound of the touched bytes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void NoteTopTouched(Zone* zone, Block* top)
+    {
+        uint touched = (uint)((byte*)top - (byte*)zone) + (uint)FreeBlockKeepBytes;
+        if (touched > zone->TouchedEnd) zone->TouchedEnd = touched;
+    }
+
+    /// <summary>
+    /// <paramref name="top"/>, the last block of SMALL <paramref name="zone"/>, is free and
+    /// has just been filed by a free (Release: merged, or the rest of a block that shrank in
+    /// place, whose bytes below it count as touched): if its pages that may be resident (up
+    /// to TouchedEnd) pass its first TopPadBytes by TopTrimBytes, they go back with
+    /// madvise(MADV_DONTNEED), as glibc trims the top of its heap (M_TRIM_THRESHOLD), and
+    /// TouchedEnd falls to what stays; at most once per TopTrimIntervalMallocs of the heap. An empty
+    /// zone keeps its pages (the spare, as before, or it is unmapped). Why: the blocks of 4 KB and more of a program push the top up,
+    /// and the pages under them stayed resident after they were freed; a thread heap's SMALL
+    /// zone held 230 to 490 KB of them in bench/'s stress (ARCHITECTURE.md, "What stays mapped").
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void TrimTop(Heap* heap, Zone* zone, Block* top)
+    {
+        nuint page = PageMemory.PageSize;
+        nuint keep = ((nuint)((byte*)top - (byte*)zone) + TopPadBytes + page - 1) & ~(page - 1);
+        NoteTopTouched(zone, top);
+        nuint touched = zone->TouchedEnd;
+        if (touched < keep + TopTrimBytes || (byte*)top == (byte*)zone + Zone.AreaOffset(Category.Small)) return;
+        ulong mallocs = heap->Counters[Counter.Mallocs]; // a sum over the bins: read only here, where a trim is due
+        if (mallocs - heap->TopTrimMallocs < TopTrimIntervalMallocs) return;
+        heap->TopTrimMallocs = mallocs;
+        nuint end = (touched + page - 1) & ~(page - 1);
+        int savedErrno = Libc.Errno; // free never changes errno
+        Libc.madvise((byte*)zone + keep, end - keep, Libc.MADV_DONTNEED);
+        Libc.Errno = savedErrno;
+        heap->Counters.Add(Counter.MadviseCalls, 1);
+        heap->Counters.Add(Counter.MadviseBytes, end - keep);
+        zone->TouchedEnd = (uint)keep;
     }
 
     /// <summary>True if the newly empty <paramref name="zone"/> becomes (or is) its category's one spare zone.</summary>

@@ -19,7 +19,9 @@
 //   FreeBytes == sum of Bytes, DirtyBytes == sum of Bytes over dirty extents
 //   no extent overlaps a live block; every extent lies in a mapping this heap made
 //   DirtyBytes <= Budget after every free (the heap purges down to it), so
-//   LiveBytes + DirtyBytes <= PeakBytes * (1 + 1/2^SlackShift) then
+//   LiveBytes + DirtyBytes <= PeakBytes * (1 + 1/2^SlackShift) then, and
+//   DirtyBytes <= max(LiveBytes, BlockSlack * LargestBlockBytes) while the heap's other
+//   bytes in use outnumber LiveBytes (as of that free)
 using System.Runtime.CompilerServices;
 
 namespace FtMalloc.Core.Memory;
@@ -39,6 +41,17 @@ internal unsafe struct LargeExtents
     /// fewer need pages moved in (bench/ large, 8,000 blocks: 274 moves without, 227 with).
     /// </summary>
     public const int SlackShift = 3;
+    /// <summary>
+    /// In a heap whose live LARGE bytes are fewer than its other bytes in use, dirty bytes
+    /// may pass the live bytes only up to this many of its largest LARGE blocks
+    /// (LargestBlockBytes): what the next blocks that big take again whole. Free LARGE pages
+    /// serve only LARGE blocks; where those are a minor part of the work, keeping their
+    /// recent peak resident all the time costs more than the faults it saves (bench/'s
+    /// stress: 1.1 to 1.25 MB dirty per thread heap beside about 200 KB live; see
+    /// ARCHITECTURE.md, "What stays mapped"). A heap of mostly LARGE blocks (bench/'s large)
+    /// keeps the peak rule alone: capped at two blocks, large 8000 took 129K faults, not 7K.
+    /// </summary>
+    public const int BlockSlack = 2;
 
     private fixed ulong _start[Capacity];
     private fixed ulong _bytes[Capacity];
@@ -54,6 +67,8 @@ internal unsafe struct LargeExtents
     public nuint PeakBytes;
     /// <summary>When PeakBytes was last raised or decayed (CLOCK_MONOTONIC_COARSE, ms).</summary>
     public long PeakStampMs;
+    /// <summary>The largest LARGE block (whole chunks) the heap has had; it never decays (the peak rule does).</summary>
+    public nuint LargestBlockBytes;
 
     public readonly nuint Start(int i) => (nuint)_start[i];
     public readonly nuint Bytes(int i) => (nuint)_bytes[i];
@@ -64,10 +79,12 @@ internal unsafe struct LargeExtents
     /// <summary>
     /// Dirty bytes the heap may keep: never so many that live + dirty LARGE bytes pass the
     /// recent peak of the live bytes (peak resident memory stays where the program took it),
-    /// and never more than FloorBytes beyond the live bytes (freeing everything gives all but
-    /// FloorBytes back). Decays the peak first.
+    /// never more than FloorBytes beyond the live bytes (freeing everything gives all but
+    /// FloorBytes back), and, while the live LARGE bytes are fewer than the heap's other
+    /// bytes in use (<paramref name="heapInUse"/>, the in_use_bytes counter, less them), never more than
+    /// the live bytes or BlockSlack of the largest blocks, whichever is more. Decays the peak first.
     /// </summary>
-    public nuint Budget(long nowMs)
+    public nuint Budget(long nowMs, ulong heapInUse)
     {
         if (nowMs - PeakStampMs >= DecayMs)
         {
@@ -79,15 +96,23 @@ internal unsafe struct LargeExtents
         nuint allowed = Allowed;
         nuint overPeak = allowed > LiveBytes ? allowed - LiveBytes : 0;
         nuint floor = LiveBytes + FloorBytes;
-        return overPeak < floor ? overPeak : floor;
+        nuint budget = overPeak < floor ? overPeak : floor;
+        if (heapInUse > 2 * (ulong)LiveBytes) // the other bytes in use outweigh the live LARGE ones
+        {
+            nuint blocks = BlockSlack * LargestBlockBytes;
+            if (blocks < LiveBytes) blocks = LiveBytes;
+            if (budget > blocks) budget = blocks;
+        }
+        return budget;
     }
 
     /// <summary>How many live + dirty bytes may be resident: the recent peak of the live bytes and its slack.</summary>
     public readonly nuint Allowed => PeakBytes + (PeakBytes >> SlackShift);
 
-    /// <summary>Counts a new live block of <paramref name="bytes"/>, raising the peak.</summary>
-    public void AddLive(nuint bytes, long nowMs)
+    /// <summary>Counts <paramref name="bytes"/> more live bytes, for a block now <paramref name="blockBytes"/> long, raising the peaks.</summary>
+    public void AddLive(nuint bytes, nuint blockBytes, long nowMs)
     {
+        if (blockBytes > LargestBlockBytes) LargestBlockBytes = blockBytes;
         LiveBytes += bytes;
         if (LiveBytes > PeakBytes)
         {

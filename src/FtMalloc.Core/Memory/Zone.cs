@@ -22,6 +22,10 @@
 //   in a chunk that is not a TINY/SMALL zone's (ReturnZone clears them)
 //   a TINY/SMALL zone whose area is one free block is "empty": at most one empty zone
 //   per category per heap stays mapped (Heap.SpareZone), the others are unmapped
+//   SMALL: no byte at or past TouchedEnd was written since the zone was mapped or its top
+//   last trimmed, except by a block that was the zone's last when it was allocated or
+//   grown (a zone filled to its end; its pages are then only not trimmed) (Heap.NoteTopTouched,
+//   Heap.TrimTop: a trim advises only pages inside the free top block, whatever TouchedEnd says)
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -54,6 +58,12 @@ internal unsafe struct Zone
     public nuint BlockGranules;
     /// <summary>TINY: the size class this zone serves (block bytes / 16, Heap.TinyClasses.cs); its free blocks are on that class's lists. 0 for SMALL and LARGE.</summary>
     public int TinyClass;
+    /// <summary>
+    /// SMALL: bytes from the zone's start past which no page has been touched since the zone
+    /// was mapped or its top last trimmed (an upper bound; Heap.TrimTop). In the padding
+    /// after TinyClass: the header stays 80 bytes.
+    /// </summary>
+    public uint TouchedEnd;
 
     /// <summary>Bytes after a TINY/SMALL zone's area: the last block's payload ends 8 bytes into them.</summary>
     public const nuint TailBytes = 16;
