@@ -901,7 +901,7 @@ internal unsafe partial struct Heap
         NoteTopTouched(zone, top);
         nuint touched = zone->TouchedEnd;
         if (touched < keep + TopTrimBytes || (byte*)top == (byte*)zone + Zone.AreaOffset(Category.Small)) return;
-        ulong mallocs = heap->Counters[Counter.Mallocs]; // a sum over the bins: read only here, where a trim is due
+        ulong mallocs = heap->Counters.Mallocs; // a sum over the bins: read only here, where a trim is due
         if (mallocs - heap->TopTrimMallocs < TopTrimIntervalMallocs) return;
         heap->TopTrimMallocs = mallocs;
         nuint end = (touched + page - 1) & ~(page - 1);

@@ -35,7 +35,7 @@ internal unsafe struct HeapCounters
             switch (counter)
             {
                 case Counter.Mallocs or Counter.CallsMalloc:
-                    for (int i = 0; i < QuickBins.Count; i++) value += _binMallocs[i];
+                    value += BinMallocs();
                     break;
                 case Counter.BytesServed:
                     for (int i = 1; i < QuickBins.Count; i++) value += _binMallocs[i] * (ulong)(16 * i - (int)SizeClasses.Categories.BlockOverheadBytes);
@@ -46,6 +46,21 @@ internal unsafe struct HeapCounters
             }
             return value;
         }
+    }
+
+    /// <summary>
+    /// Blocks allocated so far, without the indexer (whose switch compiles to a jump table in
+    /// read-only data, a 64 KiB window of the library away from its code): for the slow
+    /// paths that read it (Heap.TrimTop).
+    /// </summary>
+    public readonly ulong Mallocs => _values[(int)Counter.Mallocs] + BinMallocs();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private readonly ulong BinMallocs()
+    {
+        ulong sum = 0;
+        for (int i = 0; i < QuickBins.Count; i++) sum += _binMallocs[i];
+        return sum;
     }
 
     // The fast paths' updates take the heap itself, not its counters: every address below is
