@@ -753,7 +753,7 @@ internal unsafe partial struct Heap
             ZoneMap.SetStart(leaf, (nuint)Block.PayloadOf(rest));
             ListsOf(heap, zone)->Insert(rest);
             if (end < areaEnd) ((Block*)end)->PrevSize = restBytes; // its PrevFree bit is set already: block was free
-            else if ((nuint)(areaEnd - (byte*)zone) == Zone.AreaEndOffset(Category.Small)) NoteTopTouched(zone, rest); // the top of a SMALL zone
+            else if (category == Category.Small) NoteTopTouched(zone, rest); // the top of a SMALL zone
         }
         else if (end < areaEnd) Block.ClearPrevFree((Block*)end);
         return taken;
