@@ -141,6 +141,19 @@ internal unsafe struct FreeLists
     /// <summary>The block TakeFit(<paramref name="size"/>) would take, left on its list, or null.</summary>
     public Block* FindFit(nuint size) => FindList(size, out int fl, out int sl) ? (Block*)Head(fl, sl) : null;
 
+    /// <summary>
+    /// Whether FindFit(<paramref name="size"/>) would find a block smaller than
+    /// <paramref name="limit"/> (a power of two): told from the bitmaps alone, without
+    /// reading the list's head or the block (a list below the one <paramref name="limit"/>
+    /// maps to holds only smaller blocks).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool HasFitBelow(nuint size, nuint limit)
+    {
+        Mapping(limit, out int limitFl, out int limitSl);
+        return FindList(size, out int fl, out int sl) && (fl < limitFl || (fl == limitFl && sl < limitSl));
+    }
+
     /// <summary>The first non-empty list whose every block holds <paramref name="size"/> bytes (good fit: the request rounded up to the next list); false if none.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool FindList(nuint size, out int fl, out int sl)

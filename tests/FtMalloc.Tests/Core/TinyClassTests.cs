@@ -107,6 +107,21 @@ public unsafe class TinyClassTests
     }
 
     [Fact]
+    public void A_borrowing_class_prefers_a_hole_it_can_carve_many_blocks_from_to_the_first_small_fit()
+    {
+        using var heap = new NativeHeap(quickBinLimit: 0);
+        var blocks = FillMixedZone(heap);
+        for (int i = 0; i < 5000; i += 2) heap.Free((void*)blocks[i]); // 2,500 holes of 48 bytes
+        const int runStart = 5001, runLength = 30;
+        for (int i = runStart; i < runStart + runLength; i++) heap.Free((void*)blocks[i]); // one hole of 1,440 bytes
+
+        void* p = heap.Allocate(24); // a 32-byte block: its class has no zone yet
+        Assert.InRange((nint)p, blocks[runStart], blocks[runStart + runLength - 1]);
+        Assert.Equal(1ul, Stat(heap, "tiny_holes_borrowed"));
+        heap.Validate();
+    }
+
+    [Fact]
     public void A_class_does_not_borrow_while_the_TINY_zones_are_mostly_in_use()
     {
         using var heap = new NativeHeap(quickBinLimit: 0);
