@@ -611,12 +611,13 @@ internal unsafe partial struct Heap
                 byte* payload = QuickBins.PopPayload(bins, bin);
                 if (payload == null) continue;
                 Block* b = Block.FromPayload(payload);
-                Zone* zone = ZoneMap.Lookup(b);
+                nuint* leaf = ZoneMap.LeafWrapped((nuint)b); // a cached block's zone is mapped: no checks
+                Zone* zone = ZoneMap.ZoneOf(ZoneMap.EntryInLeaf(leaf, (nuint)b));
                 if (Sse.IsSupported)
                 {
                     Sse.Prefetch0(zone);
                     Sse.Prefetch0(&zone->TinyClass);
-                    Sse.Prefetch0(ZoneMap.StartWordInLeaf(ZoneMap.LeafWrapped((nuint)b), (nuint)payload));
+                    Sse.Prefetch0(ZoneMap.StartWordInLeaf(leaf, (nuint)payload));
                     Sse.Prefetch0((byte*)b + 8); // its own header: the line before the link's when b lies 48 bytes into a line
                     Sse.Prefetch0((byte*)b + (bin << Categories.GranuleShift));
                 }
