@@ -47,10 +47,10 @@ internal static unsafe class Exports
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void* MallocFrom(Heap* heap, nuint size)
     {
-        if (size > QuickBins.MaxRequestBytes) return MallocOwned(heap, size);
+        if (size > QuickBins.MaxRequestBytes) return MallocOwned(size, heap);
         nuint bin = QuickBins.BinOfRequest(size);
         byte* payload = QuickBins.HeadIn((byte*)heap, Heap.BinsOffset, bin); // the heap's bins, reached from the heap (QuickBins' "In" forms)
-        if (payload == null) return MallocOwned(heap, size);
+        if (payload == null) return MallocOwned(size, heap);
         QuickBins.UnlinkIn((byte*)heap, Heap.BinsOffset, bin, payload);
         return Heap.CommitCached(heap, payload, bin, size);
     }
@@ -211,7 +211,7 @@ internal static unsafe class Exports
     /// the full path from the heap on (no second lookup).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void* MallocOwned(Heap* heap, nuint size)
+    private static void* MallocOwned(nuint size, Heap* heap)
     {
         if (size - (QuickBins.MaxRequestBytes + 1) <= Heap.SmallCacheMaxRequest - (QuickBins.MaxRequestBytes + 1))
         {
