@@ -16,6 +16,7 @@
 // the methods say so explicitly rather than rely on how the compiler returns structs.
 using System.Runtime;
 using System.Runtime.CompilerServices;
+using System.Threading;
 using FtMalloc.Core.CSemantics;
 using FtMalloc.Core.Introspection;
 using FtMalloc.Core.Memory;
@@ -198,15 +199,28 @@ internal static unsafe class Exports
 
     /// <summary>
     /// A valid block of another thread's heap, freed by the thread of <paramref name="caller"/>:
-    /// chained into the caller's outgoing batch (Heap.TryChainRemote), or the full path. A
-    /// function of its own, called from FreeThreaded's remote branch: inlined there, its
-    /// chaining kept one more register saved on every local free of FreeThreaded (larson:
-    /// about 3 instructions a free); apart, the call costs a remote free about 12.
+    /// chained into the caller's outgoing batch (Heap.IsBatchingFor, TryMarkRemote, ChainMarked),
+    /// or the full path. Inlined into FreeThreaded's remote branch, with every call it makes
+    /// its last act, so that no value lives across a call and FreeThreaded saves no more
+    /// registers for it. (A function of its own while its chaining called out and went on:
+    /// inlined then, it kept one more register saved on every local free, larson about 3
+    /// instructions a free; apart, the call cost a remote free about 12.)
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void FreeRemote(Heap* owner, Block* block, Heap* caller)
     {
-        if (!Heap.TryChainRemote(owner, block, caller)) FreeSlow(Block.PayloadOf(block));
+        nuint bin = Block.BinOf(block);
+        if (!Heap.IsBatchingFor(caller, owner, bin)) { FreeRemoteUnbatched(owner, block, caller); return; }
+        uint info = Volatile.Read(ref block->Info);
+        if (!Heap.TryMarkRemote(block, info)) { FreeSlow(Block.PayloadOf(block)); return; } // freed twice, or by two threads at once: the full path says which
+        Heap.ChainMarked(caller, block, bin, info);
+    }
+
+    /// <summary>FreeRemote's other cases (a new owner, a block with no bin: Heap.TryFreeRemote), or the full path.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void FreeRemoteUnbatched(Heap* owner, Block* block, Heap* caller)
+    {
+        if (!Heap.TryFreeRemote(owner, block, caller)) FreeSlow(Block.PayloadOf(block));
     }
 
     /// <summary>
