@@ -16,6 +16,7 @@
 // the methods say so explicitly rather than rely on how the compiler returns structs.
 using System.Runtime;
 using System.Runtime.CompilerServices;
+using System.Threading;
 using FtMalloc.Core.CSemantics;
 using FtMalloc.Core.Introspection;
 using FtMalloc.Core.Memory;
@@ -47,16 +48,20 @@ internal static unsafe class Exports
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void* MallocFrom(Heap* heap, nuint size)
     {
-        if (size > QuickBins.MaxRequestBytes) return MallocOwned(heap, size);
+        if (size > QuickBins.MaxRequestBytes) return MallocOwned(size, heap);
         nuint bin = QuickBins.BinOfRequest(size);
         byte* payload = QuickBins.HeadIn((byte*)heap, Heap.BinsOffset, bin); // the heap's bins, reached from the heap (QuickBins' "In" forms)
-        if (payload == null) return MallocOwned(heap, size);
+        if (payload == null) return MallocOwned(size, heap);
         QuickBins.UnlinkIn((byte*)heap, Heap.BinsOffset, bin, payload);
         return Heap.CommitCached(heap, payload, bin, size);
     }
 
     /// <summary>malloc in a process that has (or had) other threads, or before the fast paths open: the caller's heap from its pthread_self().</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    // Not NoInlining, nor FreeThreaded: NativeAOT made no tail call out of them while they
+    // were (it keeps a NoInlining caller on the stack), so their ways out were calls, each
+    // followed by a jump to one shared epilogue and a nop; the inliner leaves both out of
+    // malloc and free anyway (FastPathShapeTests fails if their pthread_self call lands in
+    // an export). larson 4 10 100000: 924.5M -> 904.5M instructions, 3 a malloc, 2 a free.
     private static void* MallocThreaded(nuint size)
     {
         if (!FastPaths.Open) return MallocSlow(size);
@@ -130,14 +135,15 @@ internal static unsafe class Exports
 
     /// <summary>
     /// free in a process that has (or had) other threads, or before the fast paths open: the caller's heap from its
-    /// pthread_self() (asked first: the call then overlaps the zone map's loads), then its
-    /// own block, or another thread's to hand back.
+    /// pthread_self() (asked first: the call then overlaps the zone map's loads; a thread
+    /// without one goes to FreeWithoutHeap), then its own block, or another thread's to hand
+    /// back.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
     private static void FreeThreaded(void* pointer)
     {
         if (!FastPaths.Open) goto slow;
-        nuint self = Pthread.Self();
+        Heap* heap = ThreadHeap.Own(Pthread.Self());
+        if (heap == null) goto noHeap;
         // The block is checked before its owner is known (it may be another thread's), so the
         // zone's kind comes from the tag alone; the owner test compares the tag's heap id.
         nuint address = (nuint)pointer;
@@ -149,39 +155,72 @@ internal static unsafe class Exports
         Zone* zone = (Zone*)(entry - tag);
         if (!Heap.IsAllocatedPayloadOfKind(leaf, tag & ZoneTag.KindMask, pointer)) goto slow;
         Block* block = Block.FromPayload(pointer);
-        Heap* heap = ThreadHeap.Own(self);
-        if (heap != null)
+        if (ZoneTag.SameHeap(tag, heap->TinyTag))
         {
-            if (ZoneTag.SameHeap(tag, heap->TinyTag))
-            {
-                if (!TryCacheFreed(heap, (byte*)pointer)) FreeOwned(heap, zone, block);
-                return;
-            }
-            // Another heap's block (or one of a heap without an id, maybe the caller's: the
-            // owner compare catches it). The owner's OwnerThread is not read: its line is the
-            // one its thread writes on every malloc and free (the bins), a coherence miss here.
-            Heap* owner = zone->Owner;
-            if (owner == heap) goto slow;
-            FreeRemote(owner, block, heap);
+            if (!TryCacheFreed(heap, (byte*)pointer)) FreeOwned(heap, zone, block);
             return;
         }
+        // Another heap's block (or one of a heap without an id, maybe the caller's: the
+        // owner compare catches it). The owner's OwnerThread is not read: its line is the
+        // one its thread writes on every malloc and free (the bins), a coherence miss here.
+        Heap* owner = zone->Owner;
+        if (owner == heap) goto slow;
+        FreeRemote(owner, block, heap);
+        return;
+    noHeap:
         // The caller has no heap yet (or no longer: its thread is exiting): looked up, or made.
-        if (FreeRemoteFromUnknownHeap(zone->Owner, block)) return;
+        FreeWithoutHeap(pointer);
+        return;
+    slow:
+        FreeSlow(pointer);
+    }
+
+    /// <summary>
+    /// free from a thread that has no heap in its key (none yet, or its thread is exiting),
+    /// FreeThreaded's no-heap branch: a valid block (free's checks again) goes to
+    /// FreeRemoteFromUnknownHeap, anything else to the full path. Apart, so that every way
+    /// out of FreeThreaded after its pthread_self call is a jump: FreeRemoteFromUnknownHeap
+    /// called there, between the checks and the owner test, kept the tag in a saved register
+    /// on every free (larson 4 10 100000: FreeThreaded 260.0M -> 256.0M instructions).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void FreeWithoutHeap(void* pointer)
+    {
+        nuint address = (nuint)pointer;
+        if (!Zone.IsPayloadAddress(address)) goto slow;
+        nuint* leaf = ZoneMap.LeafOfPayload(address);
+        if (leaf == null) goto slow;
+        nuint entry = ZoneMap.EntryInLeaf(leaf, address);
+        if (!Heap.IsAllocatedPayloadOfKind(leaf, ZoneTag.In(entry) & ZoneTag.KindMask, pointer)) goto slow;
+        if (FreeRemoteFromUnknownHeap(ZoneMap.ZoneOf(entry)->Owner, Block.FromPayload(pointer))) return;
     slow:
         FreeSlow(pointer);
     }
 
     /// <summary>
     /// A valid block of another thread's heap, freed by the thread of <paramref name="caller"/>:
-    /// chained into the caller's outgoing batch (Heap.TryChainRemote), or the full path. A
-    /// function of its own, called from FreeThreaded's remote branch: inlined there, its
-    /// chaining kept one more register saved on every local free of FreeThreaded (larson:
-    /// about 3 instructions a free); apart, the call costs a remote free about 12.
+    /// chained into the caller's outgoing batch (Heap.IsBatchingFor, TryMarkRemote, ChainMarked),
+    /// or the full path. Inlined into FreeThreaded's remote branch, with every call it makes
+    /// its last act, so that no value lives across a call and FreeThreaded saves no more
+    /// registers for it. (A function of its own while its chaining called out and went on:
+    /// inlined then, it kept one more register saved on every local free, larson about 3
+    /// instructions a free; apart, the call cost a remote free about 12.)
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void FreeRemote(Heap* owner, Block* block, Heap* caller)
     {
-        if (!Heap.TryChainRemote(owner, block, caller)) FreeSlow(Block.PayloadOf(block));
+        nuint bin = Block.BinOf(block);
+        if (!Heap.IsBatchingFor(caller, owner, bin)) { FreeRemoteUnbatched(owner, block, caller); return; }
+        uint info = Volatile.Read(ref block->Info);
+        if (!Heap.TryMarkRemote(block, info)) { FreeSlow(Block.PayloadOf(block)); return; } // freed twice, or by two threads at once: the full path says which
+        Heap.ChainMarked(caller, block, bin, info);
+    }
+
+    /// <summary>FreeRemote's other cases (a new owner, a block with no bin: Heap.TryFreeRemote), or the full path.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void FreeRemoteUnbatched(Heap* owner, Block* block, Heap* caller)
+    {
+        if (!Heap.TryFreeRemote(owner, block, caller)) FreeSlow(Block.PayloadOf(block));
     }
 
     /// <summary>
@@ -211,7 +250,7 @@ internal static unsafe class Exports
     /// the full path from the heap on (no second lookup).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void* MallocOwned(Heap* heap, nuint size)
+    private static void* MallocOwned(nuint size, Heap* heap)
     {
         if (size - (QuickBins.MaxRequestBytes + 1) <= Heap.SmallCacheMaxRequest - (QuickBins.MaxRequestBytes + 1))
         {

@@ -1,7 +1,8 @@
 // Frees across threads. A thread that frees a block of another thread's heap never
 // touches that heap's lists: it marks the block (compare-and-swap, so a second free of it
 // is caught) and pushes it on the owner's remote-free list, a lock-free stack. The
-// exported free does this itself for a valid block (TryChainRemote, TryFreeRemote); the
+// exported free does this itself for a valid block (IsBatchingFor, TryMarkRemote, ChainMarked;
+// TryFreeRemote otherwise); the
 // full path (FreeRemote) does it after checking everything again.
 // The exported free's remote frees are batched per freeing thread, sorted by quick bin
 // (RemoteBatch, in the freeing thread's own heap, and its chains, one per bin, in the
@@ -165,11 +166,7 @@ internal unsafe partial struct Heap
     /// second free) or another thread marked it first.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryMarkRemote(Block* block)
-    {
-        uint info = Volatile.Read(ref block->Info);
-        return (info & Block.FlagMask) == 0 && Interlocked.CompareExchange(ref block->Info, info | Block.FlagRemote, info) == info;
-    }
+    private static bool TryMarkRemote(Block* block) => TryMarkRemote(block, Volatile.Read(ref block->Info));
 
     /// <summary>Hands a block of another shared heap back to its owner.</summary>
     private static PointerStatus FreeRemote(Zone* zone, void* pointer)
@@ -224,27 +221,56 @@ internal unsafe partial struct Heap
     }
 
     /// <summary>
-    /// TryFreeRemote's common case, for the exported free: <paramref name="caller"/> (the
-    /// caller's own heap) is already batching for <paramref name="owner"/>, and the block has
-    /// a bin. Marks the block and chains it; every other case (a new owner, a block with no
-    /// bin, an owner that is not shared: its Kind was checked when the batch began) goes to
-    /// TryFreeRemote. Written apart so that this path makes no call but the push of a full
-    /// batch and saves no registers (prodcons, one pair, 500K blocks: 155.9M -> 146.8M
-    /// instructions when it was written; the remote branch 57 -> 36 a block).
+    /// TryFreeRemote's common case, for the exported free (Exports.FreeRemote), in three
+    /// parts: IsBatchingFor (<paramref name="caller"/>, the caller's own heap, is already
+    /// batching for <paramref name="owner"/>, and the block has a bin; every other case, a
+    /// new owner, a block with no bin, an owner that is not shared (its Kind was checked
+    /// when the batch began), goes to TryFreeRemote), TryMarkRemote, ChainMarked. Apart, so
+    /// that the exported free's remote branch makes its calls (the push of a full batch, the
+    /// full path) only as its last act, and saves no registers (prodcons, one pair, 500K
+    /// blocks: 155.9M -> 146.8M instructions when it was first written apart; the remote
+    /// branch 57 -> 36 a block).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool TryChainRemote(Heap* owner, Block* block, Heap* caller)
+    public static bool IsBatchingFor(Heap* caller, Heap* owner, nuint bin) =>
+        // The batch at a constant offset from the heap: no null check, no address kept in a
+        // register (prodcons, one pair, 500K blocks: 144.7M -> 143.9M).
+        OutgoingOf(caller)->Owner == owner && bin < QuickBins.Count;
+
+    /// <summary>
+    /// Marks an allocated block Remote with one compare-and-swap of its Info, which the caller
+    /// read as <paramref name="info"/> (the requested size stays for its owner to count);
+    /// false if it was not allocated (a second free) or another thread marked it first.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryMarkRemote(Block* block, uint info) =>
+        (info & Block.FlagMask) == 0 && Interlocked.CompareExchange(ref block->Info, info | Block.FlagRemote, info) == info;
+
+    /// <summary>
+    /// Counts the free on <paramref name="caller"/> and chains <paramref name="block"/> (of
+    /// bin <paramref name="bin"/>, marked by TryMarkRemote from its Info <paramref name="info"/>)
+    /// into the caller's batch, which IsBatchingFor found batching for the block's owner.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ChainMarked(Heap* caller, Block* block, nuint bin, uint info)
     {
-        // The batch and the counter at constant offsets from the heap: no null check, no
-        // address kept in a register (prodcons, one pair, 500K blocks: 144.7M -> 143.9M).
-        RemoteBatch* batch = OutgoingOf(caller);
-        nuint bin = Block.BinOf(block);
-        if (batch->Owner != owner || bin >= QuickBins.Count) return TryFreeRemote(owner, block, caller);
-        uint info = Volatile.Read(ref block->Info);
-        if ((info & Block.FlagMask) != 0 || Interlocked.CompareExchange(ref block->Info, info | Block.FlagRemote, info) != info) return false;
         // Heap-relative, its address written twice (HeapCounters.CountCachedFree): one add to memory, no lea.
         *(ulong*)((byte*)caller + CountersOffset + 8 * (int)Counter.CallsFree) = *(ulong*)((byte*)caller + CountersOffset + 8 * (int)Counter.CallsFree) + 1;
-        Chain(caller, batch, block, bin, info >> Block.RequestedShift);
+        Chain(caller, OutgoingOf(caller), block, bin, info >> Block.RequestedShift);
+    }
+
+    /// <summary>
+    /// The exported free's remote branch (Exports.FreeRemote) in one call, for in-process
+    /// tests: the same three steps; false if the block was not allocated or another thread
+    /// marked it first (the exported free then takes the full path).
+    /// </summary>
+    public static bool TryChainRemote(Heap* owner, Block* block, Heap* caller)
+    {
+        nuint bin = Block.BinOf(block);
+        if (!IsBatchingFor(caller, owner, bin)) return TryFreeRemote(owner, block, caller);
+        uint info = Volatile.Read(ref block->Info);
+        if (!TryMarkRemote(block, info)) return false;
+        ChainMarked(caller, block, bin, info);
         return true;
     }
 

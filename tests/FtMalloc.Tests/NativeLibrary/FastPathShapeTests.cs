@@ -22,6 +22,28 @@ public sealed class FastPathShapeTests
         Assert.Contains(function.Instructions, i => i.Mnemonic.StartsWith("jmp") && i.Reference != null && !function.Contains(i.Reference.Value));
     }
 
+    [Theory(DisplayName = "the threaded fast paths call pthread_self and nothing else, save one register across it, and leave by jumps")]
+    [InlineData("FtMalloc_Native_FtMalloc_Native_Exports__MallocThreaded")]
+    [InlineData("FtMalloc_Native_FtMalloc_Native_Exports__FreeThreaded")]
+    public void Threaded_fast_path_calls_only_pthread_self(string name)
+    {
+        // Exports.MallocThreaded/FreeThreaded: their one call is pthread_self() through the
+        // Pthread.Self pointer (indirect: its plain and "fat" ways). A direct call would mean a
+        // way out that calls and returns (NativeAOT makes no tail call out of a NoInlining
+        // method) or a call in the middle (FreeThreaded's remote branch, its no-heap branch),
+        // and each such call made NativeAOT keep values in more saved registers on every call.
+        CallGraph graph = CallGraph.Read(NativeBuild.LibraryPath, new[] { "malloc", "free" });
+        CallGraph.Function function = graph.Find(name) ?? throw new Xunit.Sdk.XunitException($"{name} is not a function of the library (inlined into an export?)");
+        var direct = function.Instructions.Where(i => i.Mnemonic.StartsWith("call") && !i.Operands.StartsWith('*'))
+            .Select(i => $"0x{i.Address:X}: {i.Mnemonic} {i.Operands}").ToList();
+        Assert.True(direct.Count == 0, $"{name} calls:\n  " + string.Join("\n  ", direct));
+        Assert.Contains(function.Instructions, i => i.Mnemonic.StartsWith("call") && i.Operands.StartsWith('*'));
+        string[] calleeSaved = { "%rbx", "%r12", "%r13", "%r14", "%r15" };
+        var saved = function.Instructions.Where(i => i.Mnemonic.StartsWith("push") && calleeSaved.Contains(i.Operands)).Select(i => i.Operands).ToList();
+        Assert.True(saved.Count <= 1, $"{name} saves {string.Join(", ", saved)}: one register (the argument across pthread_self) is all it needs");
+        Assert.Contains(function.Instructions, i => i.Mnemonic.StartsWith("jmp") && i.Reference != null && !function.Contains(i.Reference.Value));
+    }
+
     [Theory(DisplayName = "the exported fast path updates its counters and bins in memory: no address is put in a register first")]
     [InlineData("malloc")]
     [InlineData("free")]
