@@ -870,6 +870,15 @@ internal unsafe partial struct Heap
     private const ulong TopTrimIntervalMallocs = 512;
 
     /// <summary>
+    /// Peak bytes in use from which a heap no longer trims its SMALL tops: a whole SMALL
+    /// zone's worth. Such a heap's tops are a small part of its footprint, and it touches
+    /// them again: bench/'s realloc (119 MB in use at its peak) gave back 71.6 MB in 12
+    /// trims, most of them the whole top of the one zone left in use between its rounds,
+    /// and faulted every page back in the next round.
+    /// </summary>
+    private const ulong TopTrimMaxPeakBytes = 16 * 1024 * 1024;
+
+    /// <summary>
     /// <paramref name="top"/> is the new last block of SMALL <paramref name="zone"/>, free,
     /// after a block was cut from the front of the old one (Split, TakeAndCarve): what that
     /// block's caller will touch lies below it, and its own header and links were just
@@ -893,6 +902,7 @@ internal unsafe partial struct Heap
     /// zone keeps its pages (the spare, as before, or it is unmapped). Why: the blocks of 4 KB and more of a program push the top up,
     /// and the pages under them stayed resident after they were freed; a thread heap's SMALL
     /// zone held 230 to 490 KB of them in bench/'s stress (ARCHITECTURE.md, "What stays mapped").
+    /// A heap that has had TopTrimMaxPeakBytes in use keeps its tops.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void TrimTop(Heap* heap, Zone* zone, Block* top)
@@ -902,6 +912,7 @@ internal unsafe partial struct Heap
         NoteTopTouched(zone, top);
         nuint touched = zone->TouchedEnd;
         if (touched < keep + TopTrimBytes || (byte*)top == (byte*)zone + Zone.AreaOffset(Category.Small)) return;
+        if (HeapCounters.PeakInUseBytes(&heap->Counters) >= TopTrimMaxPeakBytes) return; // a big heap keeps its tops
         ulong mallocs = heap->Counters.Mallocs; // a sum over the bins: read only here, where a trim is due
         if (mallocs - heap->TopTrimMallocs < TopTrimIntervalMallocs) return;
         heap->TopTrimMallocs = mallocs;

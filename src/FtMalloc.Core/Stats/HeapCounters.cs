@@ -125,6 +125,10 @@ internal unsafe struct HeapCounters
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong InUseBytes(HeapCounters* counters) => ((ulong*)counters)[(int)Counter.InUseBytes];
 
+    /// <summary>The peak of InUseBytes, without the indexer (for the slow paths' policies, like InUseBytes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong PeakInUseBytes(HeapCounters* counters) => ((ulong*)counters)[(int)Counter.PeakInUseBytes];
+
     /// <summary>Adds through a pointer: one instruction fewer than the instance form, for the hottest updates.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Add(HeapCounters* counters, Counter counter, ulong amount)
