@@ -109,7 +109,9 @@ internal sealed partial class Suite(BenchOptions options)
         });
 
         // Smoke mode also takes one tiny instruction count per allocator, so that path keeps working.
-        var counted = options.Smoke ? CountInstructions(workloads.Where(w => w.Name == SmokeCountedWorkload).ToList(), active, tools, measurer) : null;
+        var counted = options.Smoke && workloads.Any(w => w.Name == SmokeCountedWorkload)
+            ? CountInstructions(workloads.Where(w => w.Name == SmokeCountedWorkload).ToList(), active, tools, measurer)
+            : null;
 
         // 5. Report.
         var results = new Results(allocators, workloads, _records, options);

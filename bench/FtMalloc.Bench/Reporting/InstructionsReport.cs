@@ -171,7 +171,7 @@ internal static class InstructionsReport
         if (counted.Workloads.Count == 0 || allocators.Count == 0 || counted.NoValgrind)
             return;
         var glibc = allocators.FirstOrDefault(a => a.Name == Allocator.Reference);
-        var table = new Table().Border(TableBorder.Rounded).Title("[bold]Instructions[/] (callgrind; ratio to glibc; [green]green[/] = fewest)");
+        var table = new Table().Border(TableBorder.Rounded).Title("[bold]Instructions[/] (callgrind; ÷ glibc; [green]fewest[/])");
         table.AddColumn("workload");
         foreach (var a in allocators)
             table.AddColumn(new TableColumn(Markup.Escape(a.Name)).RightAligned());

@@ -34,7 +34,7 @@ internal static class Catalog
         {
             Name = "gcc", Group = Group.Program,
             Description = "gcc -O2 -c on generated C files (random loops, switches, conditionals)",
-            Prepare = ctx => Inputs.CSources(Path.Combine(ctx.InputDir, "src"), ctx.Size(2, 8, 2), ctx.Size(2, 5, 5)),
+            Prepare = ctx => Inputs.CSources(Path.Combine(ctx.InputDir, "src"), ctx.Size(2, 8, 2), ctx.Size(2, 5, 2)),
             Command = ctx => new CommandSpec(new[] { "gcc", "-O2", "-c" }
                 .Concat(Directory.GetFiles(Path.Combine(ctx.InputDir, "src"), "*.c").OrderBy(f => f, StringComparer.Ordinal)).ToArray()),
             Check = (ctx, _) =>
@@ -81,7 +81,7 @@ internal static class Catalog
         {
             Name = "sort", Group = Group.Program,
             Description = "GNU sort (LC_ALL=C) of a generated file of words and numbers into a file",
-            Prepare = ctx => Inputs.SortInput(Path.Combine(ctx.InputDir, "lines.txt"), ctx.Size(20000, 1500000, 200000)),
+            Prepare = ctx => Inputs.SortInput(Path.Combine(ctx.InputDir, "lines.txt"), ctx.Size(20000, 1500000, 500000)),
             Command = ctx => new CommandSpec(new[] { "sort", "-o", Path.Combine(ctx.RunDir, "sorted.txt"), Path.Combine(ctx.InputDir, "lines.txt") })
             {
                 Env = new Dictionary<string, string> { ["TMPDIR"] = ctx.RunDir },
@@ -114,7 +114,7 @@ internal static class Catalog
         Driver("realloc", Group.Synthetic, "realloc growth: 2000 vectors doubling at once, then exact-size string appends",
             ctx => ctx.Smoke ? new[] { "1", "200" } : ctx.Counted ? new[] { "1" } : new[] { "4" }),
         Driver("large", Group.Synthetic, "large-block churn, 64 KB .. 4 MB, every page written",
-            ctx => new[] { S(ctx.Size(300, 8000, 2000)) }),
+            ctx => new[] { S(ctx.Size(300, 8000, 8000)) }),
         Driver("million", Group.Synthetic, "1,000,000 live blocks of 8..256 B; half freed and reallocated twice; freed in random order (smoke: 100,000)",
             ctx => ctx.Smoke ? new[] { "100000", "1" } : new[] { "1000000", "2" }),
 
