@@ -153,27 +153,32 @@ internal static class AllocatorCatalog
     {
         foreach (var a in allocators.Where(a => a.Ready))
         {
-            string stdout = Path.Combine(dir, $"probe-{a.Name}.out"), stderr = Path.Combine(dir, $"probe-{a.Name}.err");
-            var ex = measurer.Run(new CommandSpec(new[] { whichmalloc }), a.Preload, dir, stdout, stderr, 1, 60)[0];
-            string text = File.Exists(stdout) ? File.ReadAllText(stdout) : "";
-            string err = File.Exists(stderr) ? File.ReadAllText(stderr).Trim() : "";
-            string? owner = text.Split('\n').Where(l => l.StartsWith("malloc ", StringComparison.Ordinal)).Select(l => l[7..].Trim()).FirstOrDefault();
-            string? freeOwner = text.Split('\n').Where(l => l.StartsWith("free ", StringComparison.Ordinal)).Select(l => l[5..].Trim()).FirstOrDefault();
-            if (!ex.Succeeded)
-            {
+            var (ok, note) = ProbeOne(a, measurer, whichmalloc, dir, cmd => cmd);
+            if (!ok)
                 a.State = AllocatorState.Broken;
-                a.Note = $"a trivial program under it ended with {ex.Describe()}" + (err.Length > 0 ? ": " + FirstLine(err) : "");
-            }
-            else if (owner == null || !IsFrom(owner, a) || freeOwner == null || !IsFrom(freeOwner, a))
-            {
-                a.State = AllocatorState.Broken;
-                a.Note = $"preload not effective: malloc resolves to {owner ?? "?"}, free to {freeOwner ?? "?"}" + (err.Length > 0 ? " (" + FirstLine(err) + ")" : "");
-            }
-            else
-            {
-                a.Note = "malloc from " + owner;
-            }
+            a.Note = note;
         }
+    }
+
+    /// <summary>
+    /// Runs the probe under one allocator, the command passed through wrap first (valgrind, for
+    /// the instruction counts): true and "malloc from LIB" if malloc and free come from the
+    /// allocator's library, else false and what went wrong. Changes nothing.
+    /// </summary>
+    public static (bool Ok, string Note) ProbeOne(Allocator a, Measurer measurer, string whichmalloc, string dir,
+        Func<CommandSpec, CommandSpec> wrap)
+    {
+        string stdout = Path.Combine(dir, $"probe-{a.Name}.out"), stderr = Path.Combine(dir, $"probe-{a.Name}.err");
+        var ex = measurer.Run(wrap(new CommandSpec(new[] { whichmalloc })), a.Preload, dir, stdout, stderr, 1, 60)[0];
+        string text = File.Exists(stdout) ? File.ReadAllText(stdout) : "";
+        string err = File.Exists(stderr) ? File.ReadAllText(stderr).Trim() : "";
+        string? owner = text.Split('\n').Where(l => l.StartsWith("malloc ", StringComparison.Ordinal)).Select(l => l[7..].Trim()).FirstOrDefault();
+        string? freeOwner = text.Split('\n').Where(l => l.StartsWith("free ", StringComparison.Ordinal)).Select(l => l[5..].Trim()).FirstOrDefault();
+        if (!ex.Succeeded)
+            return (false, $"a trivial program under it ended with {ex.Describe()}" + (err.Length > 0 ? ": " + FirstLine(err) : ""));
+        if (owner == null || !IsFrom(owner, a) || freeOwner == null || !IsFrom(freeOwner, a))
+            return (false, $"preload not effective: malloc resolves to {owner ?? "?"}, free to {freeOwner ?? "?"}" + (err.Length > 0 ? " (" + FirstLine(err) + ")" : ""));
+        return (true, "malloc from " + owner);
     }
 
     private static bool IsFrom(string owner, Allocator a) => a.Preload == null

@@ -11,6 +11,9 @@ internal sealed class BenchOptions
     /// <summary>Tiny inputs, one repetition, no warm-up: the CI check that everything still runs.</summary>
     public bool Smoke { get; init; }
 
+    /// <summary>Count instructions under callgrind instead of timing runs (Suite.Instructions.cs).</summary>
+    public bool Instructions { get; init; }
+
     /// <summary>Measured runs per workload and allocator (the report shows their medians).</summary>
     public int Repeat { get; init; } = 5;
 
@@ -44,5 +47,5 @@ internal sealed class BenchOptions
     /// <summary>Where the report goes; default bench/results/&lt;timestamp&gt;.</summary>
     public string? OutputDir { get; init; }
 
-    public string ModeName => Smoke ? "smoke" : "full";
+    public string ModeName => (Smoke ? "smoke" : "full") + (Instructions ? " instructions" : "");
 }

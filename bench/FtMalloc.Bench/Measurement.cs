@@ -157,6 +157,9 @@ internal static class Fmt
 
     public static string Kb(double kb) => double.IsNaN(kb) ? "–" : (kb / 1024).ToString("0.0", s_inv) + " MiB";
 
+    /// <summary>Instructions in millions, two decimals ("642.52M"): callgrind repeats to a few thousand.</summary>
+    public static string Instructions(double n) => double.IsNaN(n) ? "–" : (n / 1e6).ToString("#,0.00", s_inv) + "M";
+
     public static string Count(double n) => double.IsNaN(n) ? "–" : n.ToString("#,0", s_inv);
 
     public static string Ratio(double r) => double.IsNaN(r) ? "–" : r.ToString(r >= 100 ? "0" : r >= 10 ? "0.0" : "0.00", s_inv) + "×";

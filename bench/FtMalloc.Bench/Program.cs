@@ -23,16 +23,21 @@ var allocators = new Option<string[]>("--allocators", "-a")
 };
 var threads = new Option<bool>("--threads") { Description = "Also run the threaded workloads (larson, prodcons, cachescratch, cachethrash, threadchurn, stress at 1, 2, 4, 16) and judge the threads targets" };
 var startupExecs = new Option<int?>("--startup-execs") { Description = "Executions of ls per start-up run (default 300; smoke 20)" };
-var timeout = new Option<int?>("--timeout") { Description = "Seconds before one run is killed and counted as failed (default 300; smoke 60)" };
+var timeout = new Option<int?>("--timeout") { Description = "Seconds before one run is killed and counted as failed (default 300; smoke 60; with --instructions 900, smoke 300)" };
 var output = new Option<string?>("--out", "-o") { Description = "Report folder (default bench/results/<timestamp>)" };
 var rebuild = new Option<bool>("--rebuild") { Description = "Publish libft_malloc.so even if it exists" };
 var noBuild = new Option<bool>("--no-build") { Description = "Never publish libft_malloc.so; report FtMalloc as not built if it is missing" };
 var keepWork = new Option<bool>("--keep-work") { Description = "Keep generated inputs and scratch folders (work/) after the run" };
 var from = new Option<string?>("--from") { Description = "Run nothing: write the report again from an earlier result folder's runs.csv (with today's targets)" };
+var instructions = new Option<bool>("--instructions")
+{
+    Description = "Count instructions instead of timing: each program and synthetic workload once per allocator under callgrind " +
+                  "(valgrind), at a size that keeps a run under a minute (smoke size with --smoke); report.md and instructions.csv",
+};
 var list = new Option<bool>("--list") { Description = "List the workloads and exit" };
 
 var root = new RootCommand("FtMalloc benchmark suite: real programs and synthetic drivers under FtMalloc, glibc, jemalloc, tcmalloc and mimalloc");
-foreach (Option o in new Option[] { smoke, repeat, warmup, workloads, allocators, threads, startupExecs, timeout, output, rebuild, noBuild, keepWork, from, list })
+foreach (Option o in new Option[] { smoke, repeat, warmup, workloads, allocators, threads, startupExecs, timeout, output, rebuild, noBuild, keepWork, from, instructions, list })
     root.Options.Add(o);
 
 root.SetAction(parse =>
@@ -49,13 +54,16 @@ root.SetAction(parse =>
         (xs ?? Array.Empty<string>()).SelectMany(x => x.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
 
     bool isSmoke = parse.GetValue(smoke);
+    bool counting = parse.GetValue(instructions);
     var options = new BenchOptions
     {
         Smoke = isSmoke,
         Repeat = Math.Max(1, parse.GetValue(repeat) ?? (isSmoke ? 1 : 5)),
         Warmup = Math.Max(0, parse.GetValue(warmup) ?? (isSmoke ? 0 : 1)),
         StartupExecs = Math.Max(1, parse.GetValue(startupExecs) ?? (isSmoke ? 20 : 300)),
-        TimeoutSeconds = Math.Max(1, parse.GetValue(timeout) ?? (isSmoke ? 60 : 300)),
+        // callgrind runs about 50 times slower than the program alone.
+        TimeoutSeconds = Math.Max(1, parse.GetValue(timeout) ?? (counting ? (isSmoke ? 300 : 900) : isSmoke ? 60 : 300)),
+        Instructions = counting,
         Workloads = Split(parse.GetValue(workloads)),
         Allocators = Split(parse.GetValue(allocators)),
         Threads = parse.GetValue(threads),

@@ -34,10 +34,17 @@ internal sealed class RunRecord
     public string Digest { get; set; } = "";
     public IReadOnlyDictionary<string, double> Metrics { get; set; } = CheckResult.NoMetrics;
 
+    /// <summary>For a run under callgrind (--instructions): what it counted; null for a timed run
+    /// or when nothing was counted.</summary>
+    public InstructionCount? Count { get; set; }
+
     public bool Warmup => Rep < 0;
+
+    /// <summary>The run counted instructions under callgrind instead of being timed.</summary>
+    public bool Counted { get; init; }
 }
 
-internal sealed class Suite(BenchOptions options)
+internal sealed partial class Suite(BenchOptions options)
 {
     private readonly List<RunRecord> _records = new();
     private string _outDir = "";
@@ -53,8 +60,10 @@ internal sealed class Suite(BenchOptions options)
         _outDir = Path.GetFullPath(options.OutputDir ?? Path.Combine(Paths.BenchDir, "results", stamp + (options.Smoke ? "-smoke" : "")));
         _workDir = Path.Combine(_outDir, "work");
         Directory.CreateDirectory(_workDir);
-        AnsiConsole.MarkupLine($"[bold]FtMalloc benchmark suite[/] — {options.ModeName} mode, {options.Repeat} measured run(s) after {options.Warmup} warm-up; results in [blue]{Markup.Escape(_outDir)}[/]");
-        if (loadAtStart > MachineLoad.BusyPerCpu * Environment.ProcessorCount)
+        AnsiConsole.MarkupLine(options.Instructions
+            ? $"[bold]FtMalloc benchmark suite[/] — {options.ModeName} mode: one run per workload and allocator under callgrind; results in [blue]{Markup.Escape(_outDir)}[/]"
+            : $"[bold]FtMalloc benchmark suite[/] — {options.ModeName} mode, {options.Repeat} measured run(s) after {options.Warmup} warm-up; results in [blue]{Markup.Escape(_outDir)}[/]");
+        if (loadAtStart > MachineLoad.BusyPerCpu * Environment.ProcessorCount && !options.Instructions)
             AnsiConsole.MarkupLine($"[yellow]the machine is busy (load average {loadAtStart:0.0} on {Environment.ProcessorCount} CPUs): timings will be noisy[/]");
 
         // 1. Build the measure program and the drivers.
@@ -83,7 +92,9 @@ internal sealed class Suite(BenchOptions options)
             return 2;
         }
 
-        // 4. Run them.
+        // 4. Run them: count their instructions (--instructions), or time them.
+        if (options.Instructions)
+            return RunInstructionsMode(clock, loadAtStart, allocators, active, workloads, tools, measurer);
         int totalRuns = workloads.Sum(_ => (options.Warmup + options.Repeat) * active.Count);
         var progressColumns = new ProgressColumn[]
         {
@@ -97,6 +108,11 @@ internal sealed class Suite(BenchOptions options)
                 RunWorkload(w, active, tools, measurer, task);
         });
 
+        // Smoke mode also takes one tiny instruction count per allocator, so that path keeps working.
+        var counted = options.Smoke && workloads.Any(w => w.Name == SmokeCountedWorkload)
+            ? CountInstructions(workloads.Where(w => w.Name == SmokeCountedWorkload).ToList(), active, tools, measurer)
+            : null;
+
         // 5. Report.
         var results = new Results(allocators, workloads, _records, options);
         var load = new MachineLoad(loadAtStart, MachineLoad.Now(), Environment.ProcessorCount);
@@ -106,6 +122,8 @@ internal sealed class Suite(BenchOptions options)
         string report = MarkdownReport.Write(_outDir, results, targets, threadTargets, chart, clock.Elapsed, load.Describe());
         CsvExport.Write(Path.Combine(_outDir, "runs.csv"), _records);
         ConsoleReport.Show(results, targets, threadTargets);
+        if (counted != null)
+            WriteInstructions(counted, report);
         if (!options.KeepWork)
         {
             try { Directory.Delete(_workDir, recursive: true); }
@@ -116,6 +134,11 @@ internal sealed class Suite(BenchOptions options)
         // not installed is not: that is reported, and the others still run).
         var broken = allocators.Where(a => a.State == AllocatorState.Broken).ToList();
         int passed = _records.Count(r => r.Ok), failed = _records.Count(r => !r.Ok) + broken.Count;
+        if (counted != null)
+        {
+            passed += counted.Records.Count(r => r.Ok);
+            failed += counted.Failures;
+        }
         foreach (var a in broken)
             AnsiConsole.MarkupLine($"[red]{Markup.Escape(a.Name)} is broken:[/] {Markup.Escape(a.Note)}");
         AnsiConsole.MarkupLine($"report: [blue]{Markup.Escape(report)}[/]");
@@ -208,24 +231,8 @@ internal sealed class Suite(BenchOptions options)
             var cmd = w.Command(ctx);
             int execs = w.ManyExecs ? Math.Max(1, ctx.StartupExecs) : 1;
             var executions = measurer.Run(cmd, a.Preload, ctx.RunDir, ctx.StdoutPath, ctx.StderrPath, execs, options.TimeoutSeconds);
-            string stdout = ReadText(ctx.StdoutPath, 1 << 20), stderr = ReadText(ctx.StderrPath, 1 << 16);
-            var last = executions[^1];
             rec.Sample = Sample.Median(executions.Select(e => e.Sample).ToList());
-            if (!last.Succeeded)
-                rec.Failure = $"{last.Describe()}{(executions.Count > 1 ? $" (execution {executions.Count} of {execs})" : "")}{StderrHint(stderr)}";
-            else if (executions.Count < execs)
-                rec.Failure = $"only {executions.Count} of {execs} executions ran";
-            else if (stderr.Contains("cannot be preloaded", StringComparison.Ordinal))
-                rec.Failure = "ld.so could not preload the library" + StderrHint(stderr);
-            else
-            {
-                var check = w.Check(ctx, new RunOutput(stdout, stderr));
-                rec.Ok = check.Ok;
-                rec.Digest = check.Digest;
-                rec.Metrics = check.Metrics;
-                if (!check.Ok)
-                    rec.Failure = "wrong result: " + check.Message + StderrHint(stderr);
-            }
+            Judge(rec, ctx, executions, execs);
             if (!rec.Ok)
                 KeepFailureOutput(rec, ctx);
         }
@@ -237,6 +244,31 @@ internal sealed class Suite(BenchOptions options)
             rec.Failure = $"harness error: {e.GetType().Name}: {e.Message}";
         }
         return rec;
+    }
+
+    /// <summary>
+    /// Sets rec.Ok, Failure, Digest and Metrics from how the executions ended and what the last
+    /// one printed: exit 0 and the workload's own check (its digest is compared with glibc's later).
+    /// </summary>
+    private static void Judge(RunRecord rec, WorkContext ctx, IReadOnlyList<Execution> executions, int execs)
+    {
+        string stdout = ReadText(ctx.StdoutPath, 1 << 20), stderr = ReadText(ctx.StderrPath, 1 << 16);
+        var last = executions[^1];
+        if (!last.Succeeded)
+            rec.Failure = $"{last.Describe()}{(executions.Count > 1 ? $" (execution {executions.Count} of {execs})" : "")}{StderrHint(stderr)}";
+        else if (executions.Count < execs)
+            rec.Failure = $"only {executions.Count} of {execs} executions ran";
+        else if (stderr.Contains("cannot be preloaded", StringComparison.Ordinal))
+            rec.Failure = "ld.so could not preload the library" + StderrHint(stderr);
+        else
+        {
+            var check = rec.Workload.Check(ctx, new RunOutput(stdout, stderr));
+            rec.Ok = check.Ok;
+            rec.Digest = check.Digest;
+            rec.Metrics = check.Metrics;
+            if (!check.Ok)
+                rec.Failure = "wrong result: " + check.Message + StderrHint(stderr);
+        }
     }
 
     /// <summary>Every allocator must give glibc's answer; glibc must agree with itself.</summary>
@@ -260,7 +292,7 @@ internal sealed class Suite(BenchOptions options)
     {
         string dir = Path.Combine(_outDir, "failures");
         Directory.CreateDirectory(dir);
-        string name = $"{rec.Workload.Name}-{rec.Allocator.Name}-{(rec.Warmup ? "warmup" : "run" + (rec.Rep + 1))}";
+        string name = $"{rec.Workload.Name}-{rec.Allocator.Name}-{(rec.Counted ? "callgrind" : rec.Warmup ? "warmup" : "run" + (rec.Rep + 1))}";
         foreach (var (from, ext) in new[] { (ctx.StdoutPath, "stdout"), (ctx.StderrPath, "stderr") })
         {
             if (File.Exists(from))

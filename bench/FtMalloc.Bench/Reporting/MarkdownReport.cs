@@ -262,7 +262,7 @@ internal static class MarkdownReport
         md.AppendLine("- `runs.csv` beside this report has every run, warm-ups included.");
     }
 
-    private static IEnumerable<string> MachineInfo()
+    public static IEnumerable<string> MachineInfo()
     {
         string cpu = File.Exists("/proc/cpuinfo")
             ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?"

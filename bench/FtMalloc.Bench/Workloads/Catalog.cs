@@ -1,6 +1,9 @@
 // The fixed set of workloads, in report order, with their smoke and full sizes.
 // Sizes are chosen so that a full run takes about a second under glibc on the 2-core machine the
-// project uses, and a smoke run a few milliseconds.
+// project uses, and a smoke run a few milliseconds. The programs and synthetic drivers have a third,
+// counted size (ctx.Size(smoke, full, counted)) for instruction counts under callgrind
+// (--instructions), which runs about 50 times slower: a few hundred million to two billion
+// instructions, under a minute per run.
 
 using System;
 using System.Collections.Generic;
@@ -21,7 +24,7 @@ internal static class Catalog
         {
             Name = "python", Group = Group.Program,
             Description = "python3 with PYTHONMALLOC=malloc: builds records (dicts, lists, strings), JSON round trip, word counts, deletes, sorts",
-            Command = ctx => new CommandSpec(new[] { ctx.Tools.Python, Paths.Script("pyalloc.py"), S(ctx.Size(2000, 60000)) })
+            Command = ctx => new CommandSpec(new[] { ctx.Tools.Python, Paths.Script("pyalloc.py"), S(ctx.Size(2000, 60000, 10000)) })
             {
                 Env = new Dictionary<string, string> { ["PYTHONMALLOC"] = "malloc", ["PYTHONHASHSEED"] = "0", ["PYTHONDONTWRITEBYTECODE"] = "1" },
             },
@@ -31,7 +34,7 @@ internal static class Catalog
         {
             Name = "gcc", Group = Group.Program,
             Description = "gcc -O2 -c on generated C files (random loops, switches, conditionals)",
-            Prepare = ctx => Inputs.CSources(Path.Combine(ctx.InputDir, "src"), ctx.Size(2, 8), ctx.Size(2, 5)),
+            Prepare = ctx => Inputs.CSources(Path.Combine(ctx.InputDir, "src"), ctx.Size(2, 8, 2), ctx.Size(2, 5, 2)),
             Command = ctx => new CommandSpec(new[] { "gcc", "-O2", "-c" }
                 .Concat(Directory.GetFiles(Path.Combine(ctx.InputDir, "src"), "*.c").OrderBy(f => f, StringComparer.Ordinal)).ToArray()),
             Check = (ctx, _) =>
@@ -48,13 +51,13 @@ internal static class Catalog
         {
             Name = "git", Group = Group.Program,
             Description = "git init/add/commit of a generated tree, change sets committed on top, then git gc and git fsck",
-            Prepare = ctx => Inputs.GitTree(ctx.InputDir, ctx.Size(60, 1500), ctx.Size(1, 4)),
+            Prepare = ctx => Inputs.GitTree(ctx.InputDir, ctx.Size(60, 1500, 300), ctx.Size(1, 4, 2)),
             Reset = ctx =>
             {
                 ctx.FreshRunDir();
                 Inputs.CopyTree(Path.Combine(ctx.InputDir, "tree"), ctx.RunDir);
             },
-            Command = ctx => new CommandSpec(new[] { "sh", Paths.Script("git.sh"), Path.Combine(ctx.InputDir, "overlays"), S(ctx.Size(1, 4)) })
+            Command = ctx => new CommandSpec(new[] { "sh", Paths.Script("git.sh"), Path.Combine(ctx.InputDir, "overlays"), S(ctx.Size(1, 4, 2)) })
             {
                 Env = new Dictionary<string, string>
                 {
@@ -70,7 +73,7 @@ internal static class Catalog
         {
             Name = "sqlite", Group = Group.Program,
             Description = "sqlite3 on an in-memory database: single-row inserts in a transaction, generated rows, indexes, aggregates, a join, update, delete",
-            Prepare = ctx => Inputs.SqlScript(Path.Combine(ctx.InputDir, "script.sql"), ctx.Size(300, 40000), ctx.Size(2000, 250000)),
+            Prepare = ctx => Inputs.SqlScript(Path.Combine(ctx.InputDir, "script.sql"), ctx.Size(300, 40000, 5000), ctx.Size(2000, 250000, 30000)),
             Command = ctx => new CommandSpec(new[] { "sqlite3", "-batch", ":memory:" }) { Stdin = Path.Combine(ctx.InputDir, "script.sql") },
             Check = Checks.WholeStdout("OK"),
         },
@@ -78,7 +81,7 @@ internal static class Catalog
         {
             Name = "sort", Group = Group.Program,
             Description = "GNU sort (LC_ALL=C) of a generated file of words and numbers into a file",
-            Prepare = ctx => Inputs.SortInput(Path.Combine(ctx.InputDir, "lines.txt"), ctx.Size(20000, 1500000)),
+            Prepare = ctx => Inputs.SortInput(Path.Combine(ctx.InputDir, "lines.txt"), ctx.Size(20000, 1500000, 500000)),
             Command = ctx => new CommandSpec(new[] { "sort", "-o", Path.Combine(ctx.RunDir, "sorted.txt"), Path.Combine(ctx.InputDir, "lines.txt") })
             {
                 Env = new Dictionary<string, string> { ["TMPDIR"] = ctx.RunDir },
@@ -98,7 +101,7 @@ internal static class Catalog
         {
             Name = "perl", Group = Group.Program,
             Description = "perl: regex substitutions on generated lines, word counts in a hash, a hash of arrays, deletes and sorts",
-            Command = ctx => new CommandSpec(new[] { "perl", Paths.Script("perlhash.pl"), S(ctx.Size(2000, 50000)) })
+            Command = ctx => new CommandSpec(new[] { "perl", Paths.Script("perlhash.pl"), S(ctx.Size(2000, 50000, 10000)) })
             {
                 Env = new Dictionary<string, string> { ["PERL_HASH_SEED"] = "0", ["PERL_PERTURB_KEYS"] = "0" },
             },
@@ -107,11 +110,11 @@ internal static class Catalog
 
         // ---- synthetic C drivers -----------------------------------------------------------
         Driver("churn", Group.Synthetic, "mixed small-object churn, 8 B .. 16 KB, random lifetimes plus LIFO bursts (cfrac/espresso-like)",
-            ctx => new[] { S(ctx.Size(200000, 8000000)) }),
+            ctx => new[] { S(ctx.Size(200000, 8000000, 2000000)) }),
         Driver("realloc", Group.Synthetic, "realloc growth: 2000 vectors doubling at once, then exact-size string appends",
-            ctx => ctx.Smoke ? new[] { "1", "200" } : new[] { "4" }),
+            ctx => ctx.Smoke ? new[] { "1", "200" } : ctx.Counted ? new[] { "1" } : new[] { "4" }),
         Driver("large", Group.Synthetic, "large-block churn, 64 KB .. 4 MB, every page written",
-            ctx => new[] { S(ctx.Size(300, 8000)) }),
+            ctx => new[] { S(ctx.Size(300, 8000, 8000)) }),
         Driver("million", Group.Synthetic, "1,000,000 live blocks of 8..256 B; half freed and reallocated twice; freed in random order (smoke: 100,000)",
             ctx => ctx.Smoke ? new[] { "100000", "1" } : new[] { "1000000", "2" }),
 

@@ -58,6 +58,10 @@ internal sealed class WorkContext
     public required bool Smoke { get; init; }
     public required int StartupExecs { get; init; }
 
+    /// <summary>The run is an instruction count under callgrind (about 50 times slower): the
+    /// workloads that have a counted size use it (see Size with three sizes).</summary>
+    public bool Counted { get; init; }
+
     public string InputDir => Path.Combine(Dir, "input");
     public string RunDir => Path.Combine(Dir, "run");
     public string StdoutPath => Path.Combine(Dir, "stdout.txt");
@@ -65,6 +69,10 @@ internal sealed class WorkContext
 
     /// <summary>Pick the smoke or the full size of something.</summary>
     public T Size<T>(T smoke, T full) => Smoke ? smoke : full;
+
+    /// <summary>Pick the smoke, the full or the counted size (instruction counts, --instructions,
+    /// outside smoke mode): one that keeps a callgrind run under about a minute.</summary>
+    public T Size<T>(T smoke, T full, T counted) => Smoke ? smoke : Counted ? counted : full;
 
     public void FreshRunDir()
     {
