@@ -37,6 +37,7 @@ internal static unsafe class FastPaths
     // Never follows Offset: its address is that of the class's statics plus a constant.
     private static class SingleThreadedByte { public static nint Offset; public static byte Never; }
     private static class SoleHeapPointer { public static nint Value; }
+    private static class SoleHeapTagValue { public static nuint Value; } // no initializer: NativeAOT would add a class-constructor check
     private static class KeySlotOffset { public static nuint Value; }
 
     /// <summary>glibc's __libc_single_threaded (null: none, or no sole heap), whatever Open says.</summary>
@@ -78,12 +79,25 @@ internal static unsafe class FastPaths
     }
 
     /// <summary>
+    /// SoleHeap's TinyTag (ZoneTag.None once set with no sole heap; 0 before set-up, when the
+    /// single-thread path is closed: SetSingleThread sets both before it can open), in a static
+    /// of its own: free's single-thread path compares a block's zone tag with it before reading
+    /// the block, with no load through SoleHeap (whose first line its bins share with every free).
+    /// </summary>
+    public static nuint SoleHeapTag
+    {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        get => SoleHeapTagValue.Value;
+    }
+
+    /// <summary>
     /// The single-thread path: glibc's <paramref name="flag"/> (null: none) and the one
     /// thread's <paramref name="heap"/> (null: none, so the path stays shut).
     /// </summary>
     public static void SetSingleThread(byte* flag, Memory.Heap* heap)
     {
         SoleHeapPointer.Value = (nint)heap;
+        SoleHeapTagValue.Value = heap != null ? heap->TinyTag : Memory.ZoneTag.None;
         s_glibcFlag = heap != null ? flag : null;
         Update();
     }
