@@ -23,6 +23,7 @@ using FtMalloc.Core.Memory;
 using FtMalloc.Core.Options;
 using FtMalloc.Core.Os;
 using FtMalloc.Core.SizeClasses;
+using FtMalloc.Core.Stats;
 
 namespace FtMalloc.Native;
 
@@ -188,6 +189,13 @@ internal static unsafe class Exports
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void FreeWithoutHeap(void* pointer)
     {
+        if (pointer == null && !Instrumented.IsOn)
+        {
+            // glibc frees its per-thread buffers after the key's destructors (NULL when unused):
+            // counted here, not through the full path's heap lookup (about 150 instructions).
+            ProcessCounters.CountHeapless(Counter.CallsFree);
+            return;
+        }
         nuint address = (nuint)pointer;
         if (!Zone.IsPayloadAddress(address)) goto slow;
         nuint* leaf = ZoneMap.LeafOfPayload(address);
@@ -284,8 +292,27 @@ internal static unsafe class Exports
         return Instrumented.IsOn ? Instrumented.Malloc(heap, size) : CAllocator.Malloc(heap, size);
     }
 
+    /// <summary>
+    /// free's full path. free(NULL) by a thread with a heap, while the fast paths are open (no
+    /// hook), is only counted, its heap read from its key slot: glibc's pthread_create frees
+    /// each entry of a reused stack's DTV, NULL for modules without TLS, 16 a thread here
+    /// (zone map entry of kind 0: the fast paths send them here), and each cost about 93
+    /// instructions (a second pthread_self, the heap table, CAllocator.Free's tests).
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void FreeSlow(void* pointer) { if (Instrumented.IsOn) Instrumented.Free(ThreadHeap.Current, pointer); else CAllocator.Free(ThreadHeap.Current, pointer); }
+    private static void FreeSlow(void* pointer)
+    {
+        if (pointer == null && FastPaths.Open)
+        {
+            Heap* heap = ThreadHeap.Own(Pthread.Self());
+            if (heap != null)
+            {
+                HeapCounters.Add(&heap->Counters, Counter.CallsFree, 1);
+                return;
+            }
+        }
+        if (Instrumented.IsOn) Instrumented.Free(ThreadHeap.Current, pointer); else CAllocator.Free(ThreadHeap.Current, pointer);
+    }
 
     [RuntimeExport("calloc")] public static void* Calloc(nuint count, nuint size) => Instrumented.IsOn ? Instrumented.Calloc(ThreadHeap.Get(), count, size) : CAllocator.Calloc(ThreadHeap.Get(), count, size);
     [RuntimeExport("realloc")]
