@@ -876,7 +876,7 @@ internal unsafe partial struct Heap
     /// trims, most of them the whole top of the one zone left in use between its rounds,
     /// and faulted every page back in the next round.
     /// </summary>
-    private const ulong TopTrimMaxPeakBytes = 16 * 1024 * 1024;
+    private const ulong TopTrimMaxPeakBytes = Categories.SmallZoneBytes;
 
     /// <summary>
     /// <paramref name="top"/> is the new last block of SMALL <paramref name="zone"/>, free,
