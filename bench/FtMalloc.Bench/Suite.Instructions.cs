@@ -86,19 +86,7 @@ internal sealed partial class Suite
         string report = InstructionsReport.WriteReport(_outDir, options, allocators, counted, clock.Elapsed, load.Describe());
         InstructionsReport.WriteCsv(Path.Combine(_outDir, "instructions.csv"), counted);
         InstructionsReport.Show(counted);
-        if (!options.KeepWork)
-        {
-            try { Directory.Delete(_workDir, recursive: true); }
-            catch (IOException e) { Log("could not remove " + _workDir + ": " + e.Message); }
-        }
-        var broken = allocators.Where(a => a.State == AllocatorState.Broken).ToList();
-        foreach (var a in broken)
-            AnsiConsole.MarkupLine($"[red]{Markup.Escape(a.Name)} is broken:[/] {Markup.Escape(a.Note)}");
-        int passed = counted.Records.Count(r => r.Ok), failed = counted.Failures + broken.Count;
-        AnsiConsole.MarkupLine($"report: [blue]{Markup.Escape(report)}[/]");
-        AnsiConsole.MarkupLine($"took {clock.Elapsed:mm\\:ss}; not run: {string.Join(", ", allocators.Where(a => !a.Ready).Select(a => $"{a.Name} ({a.StateText})").DefaultIfEmpty("none"))}");
-        Console.WriteLine($"{options.ModeName}: {passed} passed, {failed} failed");
-        return failed == 0 ? 0 : 1;
+        return Finish(clock, allocators, report, chart: "", counted.Records.Count(r => r.Ok), counted.Failures);
     }
 
     /// <summary>After smoke mode's timed runs: the counts go into the same report and instructions.csv.</summary>
@@ -155,12 +143,7 @@ internal sealed partial class Suite
         var usable = counted.Counted.ToList();
 
         int total = counted.Workloads.Count * usable.Count;
-        var progressColumns = new ProgressColumn[]
-        {
-            new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
-            new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn(),
-        };
-        AnsiConsole.Progress().AutoClear(true).HideCompleted(true).Columns(progressColumns).Start(progress =>
+        ShowProgress(progress =>
         {
             var task = progress.AddTask("starting callgrind", maxValue: Math.Max(1, total));
             foreach (var w in counted.Workloads)

@@ -96,12 +96,7 @@ internal sealed partial class Suite(BenchOptions options)
         if (options.Instructions)
             return RunInstructionsMode(clock, loadAtStart, allocators, active, workloads, tools, measurer);
         int totalRuns = workloads.Sum(_ => (options.Warmup + options.Repeat) * active.Count);
-        var progressColumns = new ProgressColumn[]
-        {
-            new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
-            new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn(),
-        };
-        AnsiConsole.Progress().AutoClear(true).HideCompleted(true).Columns(progressColumns).Start(progress =>
+        ShowProgress(progress =>
         {
             var task = progress.AddTask("starting", maxValue: totalRuns);
             foreach (var w in workloads)
@@ -124,21 +119,41 @@ internal sealed partial class Suite(BenchOptions options)
         ConsoleReport.Show(results, targets, threadTargets);
         if (counted != null)
             WriteInstructions(counted, report);
-        if (!options.KeepWork)
-        {
-            try { Directory.Delete(_workDir, recursive: true); }
-            catch (IOException e) { Log("could not remove " + _workDir + ": " + e.Message); }
-        }
-
-        // An allocator whose probe crashed or did not take effect is a failure too (not built or
-        // not installed is not: that is reported, and the others still run).
-        var broken = allocators.Where(a => a.State == AllocatorState.Broken).ToList();
-        int passed = _records.Count(r => r.Ok), failed = _records.Count(r => !r.Ok) + broken.Count;
+        int passed = _records.Count(r => r.Ok), failed = _records.Count(r => !r.Ok);
         if (counted != null)
         {
             passed += counted.Records.Count(r => r.Ok);
             failed += counted.Failures;
         }
+        return Finish(clock, allocators, report, chart, passed, failed);
+    }
+
+    /// <summary>Spectre's progress display with the suite's columns, for the timed runs and the counts alike.</summary>
+    private static void ShowProgress(Action<ProgressContext> work)
+    {
+        var columns = new ProgressColumn[]
+        {
+            new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+            new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn(),
+        };
+        AnsiConsole.Progress().AutoClear(true).HideCompleted(true).Columns(columns).Start(work);
+    }
+
+    /// <summary>
+    /// The end of every run: the work folder removed (unless kept), broken allocators named,
+    /// where the report is, and the closing line CI reads; the exit code. An allocator whose
+    /// probe crashed or did not take effect is a failure too (not built or not installed is
+    /// not: that is reported, and the others still run).
+    /// </summary>
+    private int Finish(Stopwatch clock, List<Allocator> allocators, string report, string chart, int passed, int failed)
+    {
+        if (!options.KeepWork)
+        {
+            try { Directory.Delete(_workDir, recursive: true); }
+            catch (IOException e) { Log("could not remove " + _workDir + ": " + e.Message); }
+        }
+        var broken = allocators.Where(a => a.State == AllocatorState.Broken).ToList();
+        failed += broken.Count;
         foreach (var a in broken)
             AnsiConsole.MarkupLine($"[red]{Markup.Escape(a.Name)} is broken:[/] {Markup.Escape(a.Note)}");
         AnsiConsole.MarkupLine($"report: [blue]{Markup.Escape(report)}[/]");
