@@ -3,6 +3,11 @@
 // The machine section describes the machine now, not then; the load average is unknown; allocator
 // versions and preloads are not in runs.csv. Repetitions and warm-ups are read from the rows;
 // --smoke says the data were a smoke run (it changes captions only).
+//
+// Columns are found by their header name. The run column (1-based run index, or "warmup") is what
+// pairs run k of one allocator with run k of another (Noise.cs); a runs.csv without it is read
+// with every row as a measured run, in file order, and the report falls back to ratios of medians
+// without ranges and says so (Results.RunsKnown).
 
 using System;
 using System.Collections.Generic;
@@ -30,11 +35,29 @@ internal static class Replay
         var workloads = new List<Workload>();
         var records = new List<RunRecord>();
         var inv = CultureInfo.InvariantCulture;
+        var header = SplitCsv(File.ReadLines(csv).FirstOrDefault() ?? "");
+        var column = header.Select((name, i) => (name, i)).Where(x => x.name.Length > 0)
+            .GroupBy(x => x.name).ToDictionary(g => g.Key, g => g.First().i);
+        string[] required = { "workload", "allocator", "ok", "wall_ms", "user_ms", "sys_ms", "maxrss_kb", "minflt", "majflt" };
+        var absent = required.Where(c => !column.ContainsKey(c)).ToList();
+        if (absent.Count > 0)
+        {
+            AnsiConsole.MarkupLine($"[red]{Markup.Escape(csv)} has no column {Markup.Escape(string.Join(", ", absent))}[/]");
+            return 2;
+        }
+        bool runsKnown = column.ContainsKey("run");
+        if (!runsKnown)
+            AnsiConsole.MarkupLine("[yellow]runs.csv has no run column: every row is read as a measured run, and runs are not paired[/]");
+        var seen = new Dictionary<(Workload, Allocator), int>();
         foreach (string line in File.ReadLines(csv).Skip(1))
         {
             if (line.Length == 0)
                 continue;
-            var f = SplitCsv(line);
+            var row = SplitCsv(line);
+            string Field(string name) => column.TryGetValue(name, out int i) && i < row.Count ? row[i] : "";
+            // The fields in the order this file used to read them by position.
+            var f = new[] { "workload", "allocator", "run", "ok", "wall_ms", "user_ms", "sys_ms", "maxrss_kb", "minflt", "majflt", "digest", "metrics", "failure" }
+                .Select(Field).ToList();
             if (!catalog.TryGetValue(f[0], out var w))
             {
                 AnsiConsole.MarkupLine($"[yellow]skipped unknown workload {Markup.Escape(f[0])}[/]");
@@ -50,9 +73,10 @@ internal static class Replay
                 long.Parse(f[7], inv), long.Parse(f[8], inv), long.Parse(f[9], inv));
             var metrics = f[11].Split(';', StringSplitOptions.RemoveEmptyEntries)
                 .Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => double.Parse(kv[1], inv));
+            int inFile = seen[(w, a)] = seen.GetValueOrDefault((w, a)) + 1;
             records.Add(new RunRecord
             {
-                Workload = w, Allocator = a, Rep = f[2] == "warmup" ? -1 : int.Parse(f[2], inv) - 1,
+                Workload = w, Allocator = a, Rep = !runsKnown ? inFile - 1 : f[2] == "warmup" ? -1 : int.Parse(f[2], inv) - 1,
                 Sample = s, Ok = f[3] == "1", Digest = f[10], Metrics = metrics, Failure = f[12],
             });
         }
@@ -76,13 +100,14 @@ internal static class Replay
             DateTime.Now.ToString("yyyyMMdd-HHmmss", inv) + "-from-" + new DirectoryInfo(Path.GetDirectoryName(Path.GetFullPath(csv))!).Name));
         Directory.CreateDirectory(outDir);
 
-        var results = new Results(allocators, workloads, records, options);
+        var results = new Results(allocators, workloads, records, options) { RunsKnown = runsKnown };
         var load = new MachineLoad(double.NaN, double.NaN, Environment.ProcessorCount);
         var targets = Targets.Evaluate(results);
         var threadTargets = ThreadTargets.Evaluate(results, load);
         string chart = Chart.Write(outDir, results, msg => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(msg)}[/]"));
         string report = MarkdownReport.Write(outDir, results, targets, threadTargets, chart, TimeSpan.Zero,
-            $"replayed from `{csv}`: the machine lines above describe the machine now; the load average during the runs is unknown");
+            $"replayed from `{csv}`: the machine lines above describe the machine now; the load average during the runs is unknown" +
+            (runsKnown ? "" : "; that runs.csv has no run column, so runs are not paired and the time comparisons have no range"));
         CsvExport.Write(Path.Combine(outDir, "runs.csv"), records);
         ConsoleReport.Show(results, targets, threadTargets);
         AnsiConsole.MarkupLine($"report: [blue]{Markup.Escape(report)}[/]");

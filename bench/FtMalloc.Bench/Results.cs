@@ -6,6 +6,8 @@
 //   Ratio(w, a, b, m) = Median(w, a, m) / Median(w, b, m)   (both from this invocation)
 //   GeoMean(a, b, m) = exp(mean over workloads of ln Ratio), over the workloads where both ran
 //   (programs + synthetic unless another set of workloads is given).
+//   ByRun(w, a, m)[k] is the figure of measured run k (0-based, the round of Suite.cs's interleaving)
+//   when RunsKnown; PairedRatios.cs pairs them between allocators.
 
 using System;
 using System.Collections.Generic;
@@ -42,6 +44,12 @@ internal sealed class Results
     public IReadOnlyList<RunRecord> Records { get; }
     public BenchOptions Options { get; }
 
+    /// <summary>
+    /// Whether each record's Rep is the round it ran in, so that run k of two allocators can be
+    /// paired. True for a suite run; false for a replayed runs.csv without the run column.
+    /// </summary>
+    public bool RunsKnown { get; init; } = true;
+
     public Allocator Glibc => Allocators.First(a => a.Name == Allocator.Reference);
 
     public Allocator? Find(string name) => Measured.FirstOrDefault(a => a.Name == name);
@@ -59,6 +67,13 @@ internal sealed class Results
         Failed(w, a) ? Enumerable.Empty<RunRecord>() : Runs(w, a).Where(r => !r.Warmup && r.Sample != null);
 
     public double Median(Workload w, Allocator a, Metric m) => Stats.Median(MeasuredRuns(w, a).Select(r => m.Get(r.Sample!)));
+
+    /// <summary>The figure of every measured run of (w, a), by run index; empty if (w, a) failed.</summary>
+    public IReadOnlyDictionary<int, double> ByRun(Workload w, Allocator a, Metric m) =>
+        MeasuredRuns(w, a).GroupBy(r => r.Rep).ToDictionary(g => g.Key, g => m.Get(g.First().Sample!));
+
+    /// <summary>The figure of every measured run of (w, a), in the order they ran; empty if (w, a) failed.</summary>
+    public IReadOnlyList<double> Values(Workload w, Allocator a, Metric m) => MeasuredRuns(w, a).Select(r => m.Get(r.Sample!)).ToList();
 
     /// <summary>The median of a figure the driver printed itself ("metric NAME VALUE").</summary>
     public double Custom(Workload w, Allocator a, string name) =>

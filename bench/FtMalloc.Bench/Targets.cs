@@ -2,11 +2,14 @@
 // context: what the established allocators achieve on this machine, in this run).
 //
 // "counted" = the program and synthetic workloads (Group.CountsForMeans): not micro, page-fault,
-// start-up or threaded ones. All ratios are of medians of this one invocation.
+// start-up or threaded ones. All ratios are of medians of this one invocation; a target whose
+// figures move with the machine's load also gets a noise verdict (clear pass, clear fail, within
+// noise) from the range of its paired ratios (Noise.cs), beside the verdict on the medians.
 //
 //   time         geomean over counted of wall ÷ glibc's                               <= min over the OTHER allocators
 //                (every allocator's geomean over the same workloads: those where all have a figure)
 //   time         on each counted workload, wall ÷ the fastest allocator's wall         <= 1.25 (worst named, count over)
+//                (beside it, the noise verdict from the paired runs' range: Noise.cs)
 //   memory       on each counted workload, peak RSS ÷ glibc's                          <= 1.10 (worst named; geomean shown)
 //   page faults  test1 - test0 in [255, 272];  test2 - test0 <= 3;  test0 - glibc's test0 <= 10
 //   start-up     `ls` wall time added over glibc                                      <= +0.20 ms
@@ -23,7 +26,7 @@ namespace FtMalloc.Bench;
 
 internal enum Verdict { Pass, Fail, NotAvailable }
 
-internal sealed record TargetValue(string Text, Verdict Verdict)
+internal sealed record TargetValue(string Text, Verdict Verdict, NoiseVerdict Noise = NoiseVerdict.NotAssessed)
 {
     public static readonly TargetValue NotAvailable = new("–", Verdict.NotAvailable);
 }
@@ -155,16 +158,26 @@ internal static class Targets
             mine <= best.Geo ? Verdict.Pass : Verdict.Fail);
     }
 
-    /// <summary>Time target 2: on each counted workload, wall ÷ the lowest wall of any allocator (itself included).</summary>
+    /// <summary>The allocator with the lowest median wall time on w (null if none has a figure).</summary>
+    public static Allocator? Fastest(Results r, Workload w) =>
+        r.Measured.Select(b => (Allocator: b, Wall: r.Median(w, b, Metric.Wall)))
+            .Where(x => x.Wall > 0).OrderBy(x => x.Wall).FirstOrDefault().Allocator;
+
+    /// <summary>
+    /// Time target 2: on each counted workload, wall ÷ the lowest wall of any allocator (itself
+    /// included). The verdict is on the ratio of medians; the noise verdict on each workload's paired
+    /// range against the same fastest allocator.
+    /// </summary>
     private static TargetValue TimeVsFastest(Results r, Allocator a)
     {
         var counted = r.Workloads.Where(Counts).ToList();
         var ratios = counted
             .Select(w =>
             {
-                var fastest = r.Measured.Select(b => (Allocator: b, Wall: r.Median(w, b, Metric.Wall)))
-                    .Where(x => x.Wall > 0).OrderBy(x => x.Wall).FirstOrDefault();
-                return (Workload: w, Fastest: fastest.Allocator, Ratio: fastest.Allocator == null ? double.NaN : r.Median(w, a, Metric.Wall) / fastest.Wall);
+                var fastest = Fastest(r, w);
+                return (Workload: w, Fastest: fastest,
+                    Ratio: fastest == null ? double.NaN : r.Ratio(w, a, fastest, Metric.Wall),
+                    Noise: fastest == null ? NoiseVerdict.NotAssessed : Noise.Paired(r, w, a, fastest, Metric.Wall).Against(PerWorkloadTimeGoal, atMost: true));
             })
             .Where(x => !double.IsNaN(x.Ratio)).ToList();
         if (ratios.Count == 0)
@@ -172,8 +185,10 @@ internal static class Targets
         var worst = ratios.OrderByDescending(x => x.Ratio).First();
         int over = ratios.Count(x => x.Ratio > PerWorkloadTimeGoal);
         string who = worst.Fastest == a ? "fastest there" : $"vs {worst.Fastest!.Name}";
-        return new TargetValue($"worst {Fmt.Ratio(worst.Ratio)} ({worst.Workload.Name}, {who}); {over} of {ratios.Count} over{Coverage(ratios.Count, counted.Count)}",
-            over == 0 ? Verdict.Pass : Verdict.Fail);
+        var noise = ratios.Select(x => x.Noise).ToList();
+        return new TargetValue($"worst {Fmt.Ratio(worst.Ratio)} ({worst.Workload.Name}, {who}); {over} of {ratios.Count} over" +
+                               $"{Noise.Counts(noise, "paired runs", "clearly over")}{Coverage(ratios.Count, counted.Count)}",
+            over == 0 ? Verdict.Pass : Verdict.Fail, Noise.OnEach(noise));
     }
 
     /// <summary>Memory target: peak RSS ÷ glibc's on each counted workload; the worst one is judged.</summary>
@@ -199,4 +214,8 @@ internal static class Targets
         Verdict.Fail => "❌ fail",
         _ => "n/a",
     };
+
+    /// <summary>The verdict on the medians, and the noise verdict beside it when there is one: "❌ fail (within noise)".</summary>
+    public static string Mark(TargetValue v) =>
+        v.Noise == NoiseVerdict.NotAssessed ? Mark(v.Verdict) : $"{Mark(v.Verdict)} ({Noise.Describe(v.Noise, v.Verdict)})";
 }

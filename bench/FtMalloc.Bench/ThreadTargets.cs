@@ -7,6 +7,10 @@
 //   oversubscription  every family: wall(level 16) ÷ wall(level 2), work-adjusted       no collapse
 //   memory            geometric mean over the threaded workloads of peak RSS ÷ glibc's  ≤ 1.20
 //
+// Throughput and scaling also get a noise verdict beside the verdict on the medians (Noise.cs):
+// throughput from each workload's paired ratios to mimalloc (run k against run k); scaling from the
+// unpaired range of wall(1) ÷ wall(2), since the two levels are different workloads run minutes apart.
+//
 // Definitions (f a family, a an allocator, N a level: the N of larson-Nt or prodcons-Np)
 //   throughput(f-N, a)  = TotalWork(f-N) ÷ wall(f-N, a)     work per second (Workloads/ThreadedShape.cs)
 //   scaling(f, a)       = throughput(f-2, a) ÷ throughput(f-1, a)   = wall(1) ÷ wall(2) when the work is fixed
@@ -49,6 +53,9 @@ internal sealed class FamilyFigures
 
     /// <summary>scaling(f, a); NaN where level 1 or 2 has no figure.</summary>
     public required IReadOnlyDictionary<Allocator, double> Scaling { get; init; }
+
+    /// <summary>scaling(f, a) with its unpaired range (Noise.Unpaired); Median equals Scaling[a].</summary>
+    public required IReadOnlyDictionary<Allocator, RatioRange> ScalingRange { get; init; }
 
     /// <summary>Whether the 1.8× goal is judged on this family (see allows(f) above).</summary>
     public required bool AllowsScaling { get; init; }
@@ -122,6 +129,12 @@ internal static class ThreadTargets
             levels.TryGetValue(faster, out var f) && levels.TryGetValue(slower, out var s) ? Throughput(r, f, a) / Throughput(r, s, a) : double.NaN;
 
         var scaling = measured.ToDictionary(a => a, a => Ratio(a, ScalingTo, ScalingFrom));
+        // throughput(2) ÷ throughput(1) = work(2) ÷ work(1) × wall(1) ÷ wall(2)
+        var scalingRange = measured.ToDictionary(a => a, a =>
+            levels.TryGetValue(ScalingFrom, out var one) && levels.TryGetValue(ScalingTo, out var two)
+                ? Noise.Unpaired(r.Values(one, a, Metric.Wall), r.Values(two, a, Metric.Wall),
+                    (double)two.Threading!.TotalWork(r.Options.Smoke) / one.Threading!.TotalWork(r.Options.Smoke))
+                : RatioRange.None);
         var oversub = measured.ToDictionary(a => a, a => Ratio(a, ScalingTo, Oversubscribed));
         var limits = measured.ToDictionary(a => a, a =>
         {
@@ -150,7 +163,7 @@ internal static class ThreadTargets
         return new FamilyFigures
         {
             Family = family, Levels = levels, Work = workText, WorkFixed = fixedWork,
-            Scaling = scaling, AllowsScaling = allows, ScalingJudgement = judgement,
+            Scaling = scaling, ScalingRange = scalingRange, AllowsScaling = allows, ScalingJudgement = judgement,
             Oversubscription = oversub, CollapseLimit = limits,
         };
     }
@@ -164,11 +177,14 @@ internal static class ThreadTargets
         var comparable = multi.Where(w => !double.IsNaN(r.Median(w, mimalloc, Metric.Wall))).ToList();
         if (comparable.Count == 0)
             return TargetValue.NotAvailable;
-        var ratios = comparable.Select(w => (Workload: w, Ratio: r.Ratio(w, a, mimalloc, Metric.Wall))).ToList();
+        var ratios = comparable.Select(w => (Workload: w, Ratio: r.Ratio(w, a, mimalloc, Metric.Wall),
+            Noise: Noise.Paired(r, w, a, mimalloc, Metric.Wall).Against(ThroughputGoal, atMost: true))).ToList();
         int passing = ratios.Count(x => x.Ratio <= ThroughputGoal);
         var worst = ratios.Where(x => !double.IsNaN(x.Ratio)).OrderByDescending(x => x.Ratio).FirstOrDefault();
         string worstText = worst.Workload == null ? "no figure" : $"worst {Fmt.Ratio(worst.Ratio)} ({worst.Workload.Name})";
-        return new TargetValue($"{worstText}; {passing} of {comparable.Count} pass", passing == comparable.Count ? Verdict.Pass : Verdict.Fail);
+        var noise = ratios.Where(x => !double.IsNaN(x.Ratio)).Select(x => x.Noise).ToList();
+        return new TargetValue($"{worstText}; {passing} of {comparable.Count} pass{Noise.Counts(noise, "paired runs", "clearly over")}",
+            passing == comparable.Count ? Verdict.Pass : Verdict.Fail, Noise.OnEach(noise));
     }
 
     private static TargetValue ScalingVerdict(Allocator a, List<FamilyFigures> families)
@@ -179,7 +195,9 @@ internal static class ThreadTargets
         int passing = judged.Count(f => f.Scaling[a] >= ScalingGoal);
         var worst = judged.Where(f => !double.IsNaN(f.Scaling[a])).OrderBy(f => f.Scaling[a]).FirstOrDefault();
         string worstText = worst == null ? "no figure" : $"worst {Fmt.Ratio(worst.Scaling[a])} ({worst.Family.Name})";
-        return new TargetValue($"{worstText}; {passing} of {judged.Count} families pass", passing == judged.Count ? Verdict.Pass : Verdict.Fail);
+        var noise = judged.Where(f => !double.IsNaN(f.Scaling[a])).Select(f => f.ScalingRange[a].Against(ScalingGoal, atMost: false)).ToList();
+        return new TargetValue($"{worstText}; {passing} of {judged.Count} families pass{Noise.Counts(noise, "unpaired ranges", "clearly under")}",
+            passing == judged.Count ? Verdict.Pass : Verdict.Fail, Noise.OnEach(noise));
     }
 
     private static TargetValue OversubscriptionVerdict(Allocator a, List<FamilyFigures> families)

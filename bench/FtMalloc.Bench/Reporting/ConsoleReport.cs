@@ -65,7 +65,9 @@ internal static class ConsoleReport
             t.AddColumn(new TableColumn(Markup.Escape(a.Name)).RightAligned());
         foreach (var target in targets)
         {
-            var row = new List<string> { Markup.Escape(target.Short), Markup.Escape(target.Goal), Verdict(target.For(ft).Verdict) };
+            var mine = target.For(ft);
+            string noise = mine.Noise == NoiseVerdict.NotAssessed ? "" : $" [grey]({Noise.Describe(mine.Noise, mine.Verdict)})[/]";
+            var row = new List<string> { Markup.Escape(target.Short), Markup.Escape(target.Goal), Verdict(mine.Verdict) + noise };
             row.AddRange(measured.Select(a =>
             {
                 var v = target.For(a);

@@ -1,6 +1,8 @@
 // report.md: what was run, the targets with pass/fail for FtMalloc (and the threads targets when
 // threaded workloads ran: ThreadsSection.cs), one summary table per metric (median and ratio to
-// glibc), geometric-mean ratio matrices, the figures the drivers measured themselves, every figure
+// glibc; the wall-time table also FtMalloc's paired ratio to the fastest allocator, followed by
+// FtMalloc's paired ratios to every allocator and the run's measured noise: NoiseSection.cs),
+// geometric-mean ratio matrices, the figures the drivers measured themselves, every figure
 // of every workload as a ratio to every other allocator, and failures.
 
 using System;
@@ -24,7 +26,8 @@ internal static class MarkdownReport
         md.AppendLine($"# FtMalloc benchmark report — {DateTime.Now:yyyy-MM-dd HH:mm}");
         md.AppendLine();
         md.AppendLine($"Mode **{r.Options.ModeName}**: {r.Options.Repeat} measured run(s) per workload and allocator after {r.Options.Warmup} warm-up run(s), " +
-                      $"interleaved run by run; every figure is the **median** of the measured runs. Took {took:h\\:mm\\:ss}.");
+                      $"interleaved run by run; every figure is the **median** of the measured runs. Took {took:h\\:mm\\:ss}. " +
+                      "The time targets also say whether their goal lies within the range of the paired runs (**within noise**), beside the verdict on the medians.");
         if (r.Options.Smoke)
             md.AppendLine("Smoke inputs are tiny: these figures check that everything runs, they say little about speed.");
         md.AppendLine();
@@ -63,17 +66,18 @@ internal static class MarkdownReport
         {
             md.AppendLine($"## {m.Title}: median, and ratio to glibc");
             md.AppendLine();
+            bool versusFastest = m == Metric.Wall && ft != null;
             md.Append("| workload |");
             foreach (var a in measured)
                 md.Append($" {a.Name} |");
-            md.AppendLine();
-            md.AppendLine("|---|" + string.Concat(measured.Select(_ => "--:|")));
+            md.AppendLine(versusFastest ? " FtMalloc ÷ fastest, paired |" : "");
+            md.AppendLine("|---|" + string.Concat(measured.Select(_ => "--:|")) + (versusFastest ? "--:|" : ""));
             foreach (var w in r.Workloads)
             {
                 md.Append($"| {w.Name} |");
                 foreach (var a in measured)
                     md.Append($" {ValueCell(r, w, a, glibc, m)} |");
-                md.AppendLine();
+                md.AppendLine(versusFastest ? $" {NoiseSection.VersusFastestCell(r, w, ft!)} |" : "");
             }
             md.Append("| **geometric mean of ratios to glibc** (programs + synthetic) |");
             foreach (var a in measured)
@@ -81,8 +85,13 @@ internal static class MarkdownReport
                 var (v, n, of) = r.GeoMean(a, glibc, m);
                 md.Append($" **{Fmt.Ratio(v)}**{(n != of ? $" ({n}/{of})" : "")} |");
             }
+            md.AppendLine(versusFastest ? " |" : "");
             md.AppendLine();
-            md.AppendLine();
+            if (versusFastest)
+            {
+                NoiseSection.VersusFastestLegend(md, r);
+                NoiseSection.PairedTable(md, r, ft!);
+            }
         }
 
         md.AppendLine("## Geometric means of ratios, every allocator against every other (row ÷ column)");
@@ -103,7 +112,7 @@ internal static class MarkdownReport
         CustomMetrics(md, r, measured);
         PerWorkload(md, r, measured);
         Failures(md, r);
-        HowToRead(md);
+        HowToRead(md, r);
 
         string path = Path.Combine(outDir, "report.md");
         File.WriteAllText(path, md.ToString());
@@ -121,7 +130,7 @@ internal static class MarkdownReport
         md.AppendLine(string.Concat(measured.Select(_ => "---|")));
         foreach (var t in targets)
         {
-            md.Append($"| {t.Name} | {t.Goal} | **{Targets.Mark(t.For(ft).Verdict)}** |");
+            md.Append($"| {t.Name} | {t.Goal} | **{Targets.Mark(t.For(ft))}** |");
             foreach (var a in measured)
             {
                 var v = t.For(a);
@@ -248,7 +257,7 @@ internal static class MarkdownReport
         md.AppendLine();
     }
 
-    private static void HowToRead(StringBuilder md)
+    private static void HowToRead(StringBuilder md, Results r)
     {
         md.AppendLine("## How to read this report");
         md.AppendLine();
@@ -257,7 +266,8 @@ internal static class MarkdownReport
         md.AppendLine("- A ratio below 1 means less time or memory than the allocator it is compared with. Ratios of medians of the same invocation only: " +
                       "never compare figures across reports from different days.");
         md.AppendLine("- `FAILED` means a crash, a non-zero exit, a timeout or a different answer from glibc's; it counts as a failure, never as a time.");
-        md.AppendLine("- The machine is noisy: differences under about 5 % between two allocators on one workload are within the noise. " +
+        md.AppendLine("- The machine is shared and noisy. " + NoiseSection.SpreadSentence(r) + " " +
+                      "A time verdict marked *within noise* has its goal inside the range of the paired runs: rerun with more runs (`-r 9`) before acting on it. " +
                       "Look at the geometric means and at large ratios.");
         md.AppendLine("- `runs.csv` beside this report has every run, warm-ups included.");
     }

@@ -29,7 +29,7 @@ internal static class ThreadsSection
             md.AppendLine();
 
         VersusMimalloc(md, r, t, measured);
-        Scaling(md, t, measured);
+        Scaling(md, r, t, measured);
         Oversubscription(md, t, measured);
         Memory(md, r, t, measured);
     }
@@ -42,6 +42,9 @@ internal static class ThreadsSection
         var others = measured.Where(a => a != mimalloc).ToList();
         md.AppendLine($"### Throughput: wall time ÷ mimalloc's (goal ≤ {ThreadTargets.ThroughputGoal:0.00}× on each)");
         md.AppendLine();
+        md.AppendLine($"Each cell: the ratio of medians with its verdict, then {(r.RunsKnown ? $"the paired ratios to mimalloc (run k ÷ run k): their median and range ({NoiseSection.RangeName(r.Options.Repeat)})" : "no paired range (this runs.csv has no run index)")}; " +
+                      $"{Noise.WithinNoiseMark} marks a range that holds {ThreadTargets.ThroughputGoal:0.00}× (within noise).");
+        md.AppendLine();
         md.AppendLine("| workload | threads | mimalloc wall |" + string.Concat(others.Select(a => $" {a.Name} |")));
         md.AppendLine("|---|--:|--:|" + string.Concat(others.Select(_ => "--:|")));
         foreach (var w in t.MultiThreaded)
@@ -50,20 +53,25 @@ internal static class ThreadsSection
             foreach (var a in others)
             {
                 double v = r.Ratio(w, a, mimalloc, Metric.Wall);
-                md.Append(r.Failed(w, a) ? " **FAILED** |" : $" {Fmt.Ratio(v)}{Mark(v, v <= ThreadTargets.ThroughputGoal)} |");
+                var range = Noise.Paired(r, w, a, mimalloc, Metric.Wall);
+                string paired = range.HasRange ? $" · {range.Format()}{NoiseMark(range.Against(ThreadTargets.ThroughputGoal, atMost: true))}" : "";
+                md.Append(r.Failed(w, a) ? " **FAILED** |" : $" {Fmt.Ratio(v)}{Mark(v, v <= ThreadTargets.ThroughputGoal)}{paired} |");
             }
             md.AppendLine();
         }
         md.AppendLine();
     }
 
-    private static void Scaling(StringBuilder md, ThreadsEvaluation t, IReadOnlyList<Allocator> measured)
+    private static void Scaling(StringBuilder md, Results r, ThreadsEvaluation t, IReadOnlyList<Allocator> measured)
     {
         var rows = t.Families.Where(f => f.Levels.ContainsKey(ThreadTargets.ScalingFrom) || f.Levels.ContainsKey(ThreadTargets.ScalingTo)).ToList();
         if (rows.Count == 0)
             return;
         md.AppendLine($"### Scaling {ThreadTargets.ScalingFrom} → {ThreadTargets.ScalingTo}: throughput at level {ThreadTargets.ScalingTo} ÷ at level {ThreadTargets.ScalingFrom} " +
                       $"(goal ≥ {ThreadTargets.ScalingGoal:0.0}× where the workload allows it)");
+        md.AppendLine();
+        md.AppendLine($"In brackets, the unpaired range low(wall 1) ÷ high(wall 2) … high(wall 1) ÷ low(wall 2), work-adjusted, low and high each level's own range ({NoiseSection.RangeName(r.Options.Repeat)}): the two levels are different " +
+                      $"workloads that ran minutes apart, so their runs cannot be paired; {Noise.WithinNoiseMark} marks a judged family whose range holds {ThreadTargets.ScalingGoal:0.0}× (within noise).");
         md.AppendLine();
         md.AppendLine("| family | work |" + string.Concat(measured.Select(a => $" {a.Name} |")) + " does the workload allow it? |");
         md.AppendLine("|---|---|" + string.Concat(measured.Select(_ => "--:|")) + "---|");
@@ -73,7 +81,11 @@ internal static class ThreadsSection
             foreach (var a in measured)
             {
                 double v = f.Scaling[a];
-                md.Append($" {Fmt.Ratio(v)}{(f.AllowsScaling ? Mark(v, v >= ThreadTargets.ScalingGoal) : "")} |");
+                var range = f.ScalingRange[a];
+                string shown = range.HasRange ? range.Format() : Fmt.Ratio(v);
+                md.Append(f.AllowsScaling
+                    ? $" {shown}{Mark(v, v >= ThreadTargets.ScalingGoal)}{NoiseMark(range.Against(ThreadTargets.ScalingGoal, atMost: false))} |"
+                    : $" {shown} |");
             }
             md.AppendLine($" {MarkdownReport.Cell(f.ScalingJudgement)} |");
         }
@@ -135,6 +147,9 @@ internal static class ThreadsSection
         md.AppendLine();
         md.AppendLine();
     }
+
+    /// <summary>The within-noise mark after a range that holds its goal; nothing otherwise.</summary>
+    private static string NoiseMark(NoiseVerdict v) => v == NoiseVerdict.WithinNoise ? " " + Noise.WithinNoiseMark : "";
 
     /// <summary>A pass or fail mark after a figure; nothing where there is no figure.</summary>
     private static string Mark(double value, bool pass) => double.IsNaN(value) ? "" : pass ? " ✅" : " ❌";
