@@ -676,11 +676,17 @@ internal unsafe partial struct Heap
     /// of at least <paramref name="bytes"/> from the free lists, cut into blocks of
     /// <paramref name="bytes"/> ("batch carve"): while the bin has room and what is left
     /// holds two more, up to CarveBlocks - 1 blocks are parked in the bin (the next mallocs of
-    /// this size pop them) before the one returned, and only the rest is filed, once.
+    /// this size pop them) after the one returned, and only the rest is filed, once.
     /// Filling a zone thus costs one free-list search per CarveBlocks blocks, and blocks of
-    /// one size end up side by side. Layout: [cached ...][returned][rest]: the returned block
-    /// keeps the free rest as its neighbour, so a realloc right after can still grow in
-    /// place. The carved blocks are Cached, so they obey every quick-bin rule (released
+    /// one size end up side by side. Layout: [returned][cached ...][rest], the bin handing the
+    /// cached ones out in address order, so that blocks allocated one after another lie in
+    /// ascending order, as a program that walks what it allocated in that order (python3's
+    /// collector, its lists of objects) reads them best: until 2026-11-27 the layout was
+    /// [cached ...][returned][rest] and the bin handed them out downwards, nearest to the
+    /// returned one first (so that a realloc right after could grow the returned block into
+    /// the rest), and python3 pyalloc.py 60000 ran 12% slower (paired A-B-B-A rounds, median
+    /// 0.875, 10 rounds; the same instructions, peak RSS and faults; 2% fewer of its reallocs
+    /// in place). The carved blocks are Cached, so they obey every quick-bin rule (released
     /// before a zone is mapped, bounded by the bin's limit).
     /// </summary>
     private static Block* TakeAndCarve(Heap* heap, Category category, nuint bytes)
@@ -726,25 +732,26 @@ internal unsafe partial struct Heap
         nuint cached = most > 1 ? most - 1 : 0;
         if ((nint)cached > room) cached = room > 0 ? (nuint)room : 0;
         while (cached != 0 && ((cached + 1) * bytes > size || size - (cached + 1) * bytes == Categories.Granule)) cached--;
-        Block* taken = (Block*)(cursor + cached * bytes);
+        Block* taken = (Block*)cursor; // keeps block's start bit
         nuint* leaf = ZoneMap.LeafWrapped((nuint)zone); // the start bits of every block cut here
         if (cached != 0)
         {
-            // [block][cached ...][taken]: each links to the one before it (block's link is
-            // the bin's old head), so the bin hands them out nearest to taken first, as
-            // pushing them one at a time did.
-            // The loop walks payloads, as a bin links them (QuickBins.cs): each link is then
-            // the address less bytes, with no header-to-payload add.
-            for (byte* p = Block.PayloadOf((Block*)cursor); p < Block.PayloadOf(taken); p += bytes)
+            // [taken][cached ...]: each links to the one after it (the last one's link is the
+            // bin's old head), so the bin hands them out in address order. The loop walks
+            // payloads, as a bin links them (QuickBins.cs): each link is then the address plus
+            // bytes, with no header-to-payload add.
+            byte* first = Block.PayloadOf((Block*)(cursor + bytes));
+            byte* stop = first + cached * bytes;
+            for (byte* p = first; p < stop; p += bytes)
             {
                 *(ulong*)&Block.FromPayload(p)->SizeWord = bytes | (ulong)Block.FlagCached << 32; // Size, then Info: Cached
-                *(byte**)p = p - bytes;
-                ZoneMap.SetStart(leaf, (nuint)(p + bytes));
+                *(byte**)p = p + bytes;
+                ZoneMap.SetStart(leaf, (nuint)p);
             }
-            QuickBins.PushChain(bins, bin, (Block*)((byte*)taken - bytes), (Block*)cursor, (int)cached);
+            QuickBins.PushChain(bins, bin, Block.FromPayload(first), Block.FromPayload(stop - bytes), (int)cached);
         }
-        taken->SizeWord = (uint)bytes; // its start bit: block's own, or set by the loop
-        cursor = (byte*)taken + bytes;
+        taken->SizeWord = (uint)bytes;
+        cursor = (byte*)taken + (cached + 1) * bytes;
         if (cursor < end)
         {
             Block* rest = (Block*)cursor;

@@ -138,19 +138,18 @@ public unsafe class HeapLayoutTests
     }
 
     [Fact]
-    public void A_quick_bin_miss_carves_a_batch_of_same_size_blocks_in_front_of_the_one_it_returns()
+    public void A_quick_bin_miss_carves_a_batch_of_same_size_blocks_after_the_one_it_returns()
     {
         using var heap = new NativeHeap();
         byte* first = (byte*)heap.Allocate(50); // 64-byte blocks (50 + 8 rounded up to 16)
         var blocks = heap.Walk().Single().Blocks;
-        int at = blocks.ToList().FindIndex(x => x.Address == (nuint)first);
+        Assert.Equal((nuint)first, blocks[0].Address); // the returned block first: the zone's first block
         int carved = (int)FtMalloc.Core.Memory.Heap.CarveBlocks - 1;
-        Assert.Equal(carved, at);
-        Assert.True(blocks.Take(carved).All(x => x.IsCached && x.BlockBytes == 64));
-        Assert.True(blocks[at + 1].IsFree); // the rest: the returned block can still grow in place
+        Assert.True(blocks.Skip(1).Take(carved).All(x => x.IsCached && x.BlockBytes == 64));
+        Assert.True(blocks[carved + 1].IsFree); // the rest
         heap.Validate();
         for (int i = 1; i <= carved; i++)
-            Assert.True(heap.Allocate((nuint)(48 + i)) == first - 64 * i); // popped from the bin, nearest first
+            Assert.True(heap.Allocate((nuint)(48 + i)) == first + 64 * i); // popped from the bin in address order
         Assert.Equal(carved + 1, heap.Walk().Single().Blocks.Count(x => !x.IsFree && !x.IsCached));
         heap.Validate();
     }
@@ -280,7 +279,7 @@ public unsafe class HeapLayoutTests
     [Fact]
     public void Realloc_shrinks_in_place_and_grows_into_a_free_neighbour()
     {
-        using var heap = new NativeHeap();
+        using var heap = new NativeHeap(quickBinLimit: 0); // no batch carve: the block's neighbour is the free rest
         byte* p = (byte*)heap.Allocate(400);
         for (int i = 0; i < 400; i++) p[i] = (byte)i;
         Assert.True(heap.Reallocate(p, 100) == p);       // shrink: same block
