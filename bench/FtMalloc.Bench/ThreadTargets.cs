@@ -76,9 +76,12 @@ internal sealed class FamilyFigures
     /// <summary>Whether the allocator did the oversubscribed level's work faster than every other one (then it has not collapsed).</summary>
     public required IReadOnlyDictionary<Allocator, bool> FastestOversubscribed { get; init; }
 
+    /// <summary>Whether oversub(f, a) is above its collapse limit.</summary>
+    public bool OverCollapseLimit(Allocator a) =>
+        Oversubscription.TryGetValue(a, out double v) && CollapseLimit.TryGetValue(a, out double limit) && v > limit;
+
     public bool Collapsed(Allocator a) =>
-        Oversubscription.TryGetValue(a, out double v) && CollapseLimit.TryGetValue(a, out double limit) && v > limit
-        && !(FastestOversubscribed.TryGetValue(a, out bool fastest) && fastest);
+        OverCollapseLimit(a) && !(FastestOversubscribed.TryGetValue(a, out bool fastest) && fastest);
 }
 
 /// <summary>The threads targets, the figures behind them, and what the reader must know about them.</summary>

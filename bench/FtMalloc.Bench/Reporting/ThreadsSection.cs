@@ -111,10 +111,9 @@ internal static class ThreadsSection
             foreach (var a in measured)
             {
                 double v = f.Oversubscription[a];
-                bool overLimit = !double.IsNaN(v) && v > f.CollapseLimit[a];
                 md.Append(f.Collapsed(a)
                     ? $" {Fmt.Ratio(v)} ❌ collapse (limit {Fmt.Ratio(f.CollapseLimit[a])}) |"
-                    : overLimit
+                    : f.OverCollapseLimit(a)
                         ? $" {Fmt.Ratio(v)} ✅ fastest at {ThreadTargets.Oversubscribed} (limit {Fmt.Ratio(f.CollapseLimit[a])}) |"
                         : $" {Fmt.Ratio(v)}{Mark(v, true)} |");
             }
